@@ -25,9 +25,12 @@ pub mod tvlv_data;
 pub mod unicast;
 pub mod unicast_tvlv;
 
-pub use icmp::IcmpMsgType;
+pub use bcast::{BcastPacket, BcastRepr};
+pub use frag::{FragPacket, FragRepr};
+pub use icmp::{IcmpMsgType, IcmpPacket, IcmpRepr, RouteRecord};
 pub use ogm::{OgmFlags, OgmIter, OgmPacket, OgmRepr};
 pub use tvlv::{TvlvIter, TvlvPacket, TvlvRepr, TvlvType};
+pub use unicast::{Subtype, Unicast4AddrPacket, Unicast4AddrRepr, UnicastPacket, UnicastRepr};
 
 use core::fmt;
 
