@@ -30,7 +30,11 @@ pub use frag::{FragPacket, FragRepr};
 pub use icmp::{IcmpMsgType, IcmpPacket, IcmpRepr, RouteRecord};
 pub use ogm::{OgmFlags, OgmIter, OgmPacket, OgmRepr};
 pub use tvlv::{TvlvIter, TvlvPacket, TvlvRepr, TvlvType};
+pub use tvlv_data::{
+    Dat, GwData, McastData, RoamAdv, TtChange, TtData, TtRepr, TtVlan, TvlvData, TvlvValue,
+};
 pub use unicast::{Subtype, Unicast4AddrPacket, Unicast4AddrRepr, UnicastPacket, UnicastRepr};
+pub use unicast_tvlv::{UnicastTvlvPacket, UnicastTvlvRepr};
 
 use core::fmt;
 
