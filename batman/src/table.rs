@@ -54,9 +54,6 @@ impl<K: Copy + Eq + std::hash::Hash, T> Slab<K, T> {
     pub fn is_full(&self) -> bool {
         self.len() >= self.cap
     }
-    pub fn cap(&self) -> usize {
-        self.cap
-    }
     pub fn find(&self, k: &K) -> Option<usize> {
         self.index.get(k).map(|i| *i as usize)
     }

@@ -37,12 +37,16 @@ pub(crate) fn mac(n: usize, i: usize) -> Mac {
     Mac([2, 0, 0, 0, n as u8, i as u8])
 }
 
+/// A wire: (node, iface) <-> (node, iface), passing frames when true.
+type Wire = ((usize, IfaceId), (usize, IfaceId), bool);
+/// A frame in flight: (to node, its iface, src, dst, payload).
+type Flight = (usize, IfaceId, Mac, Mac, Vec<u8>);
+
 pub(crate) struct Net {
     pub nodes: Vec<Node<TestRng>>,
-    /// (node, iface) <-> (node, iface), with an up flag (silent when false).
-    pub wires: Vec<((usize, IfaceId), (usize, IfaceId), bool)>,
+    pub wires: Vec<Wire>,
     pub now: Instant,
-    inflight: BTreeMap<(Instant, u64), (usize, IfaceId, Mac, Mac, Vec<u8>)>,
+    inflight: BTreeMap<(Instant, u64), Flight>,
     seq: u64,
     pub events: Vec<(usize, Event)>,
 }
@@ -362,4 +366,145 @@ fn same_seed_same_run() {
     };
     assert_eq!(run(5), run(5));
     assert_ne!(run(5), run(6));
+}
+
+fn frame(tag: u8) -> Vec<u8> {
+    let mut f = vec![0u8; 60];
+    f[0..6].copy_from_slice(&[2, 0xaa, 0, 0, 0, 1]);
+    f[6..12].copy_from_slice(&[2, 0xbb, 0, 0, 0, 1]);
+    f[12] = 0x08;
+    f[14] = tag;
+    f
+}
+
+fn line(n: usize, seed: u64) -> Net {
+    let mut net = Net::new(n, seed);
+    for i in 0..n - 1 {
+        net.wire(i, i + 1);
+    }
+    net.run(secs(8), true);
+    assert!(net.all_routes());
+    net
+}
+
+#[test]
+fn unicast_crosses_the_mesh_and_ttl_limits_it() {
+    let mut net = line(4, 21);
+    let (now, d) = (net.now, net.primary(3));
+    net.nodes[0].send_unicast(now, d, 0, &frame(7)).unwrap();
+    net.run(now + Duration::from_millis(50), false);
+    let got: Vec<_> = net
+        .events
+        .iter()
+        .filter_map(|(n, e)| match e {
+            Event::Deliver { kind, frame, .. } => Some((*n, *kind, frame[14])),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got, vec![(3, DeliverKind::Unicast, 7)]);
+    assert_eq!(net.nodes[1].stats().fwd_unicast, 1);
+    assert_eq!(net.nodes[2].stats().fwd_unicast, 1);
+    assert!(matches!(
+        net.nodes[0].send_unicast(now, d, 0, &[1, 2, 3]),
+        Err(SendError::BadFrame)
+    ));
+    assert!(matches!(
+        net.nodes[0].send_unicast(now, mac(99, 0), 0, &frame(1)),
+        Err(SendError::NoRoute(_))
+    ));
+}
+
+#[test]
+fn broadcast_reaches_every_node_once() {
+    let mut net = Net::new(4, 23);
+    for i in 0..4 {
+        net.wire(i, (i + 1) % 4); // a ring: every broadcast arrives twice
+    }
+    net.run(secs(8), true);
+    let now = net.now;
+    net.events.clear();
+    net.nodes[0].send_broadcast(now, &frame(9)).unwrap();
+    net.run(now + Duration::from_millis(50), false);
+    let mut got: Vec<usize> = net
+        .events
+        .iter()
+        .filter_map(|(n, e)| match e {
+            Event::Deliver {
+                kind: DeliverKind::Broadcast,
+                orig,
+                ..
+            } => {
+                assert_eq!(*orig, Some(net.primary(0)));
+                Some(*n)
+            }
+            _ => None,
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, vec![1, 2, 3]);
+    let dups: u64 = net.nodes.iter().map(|n| n.stats().drop_duplicate).sum();
+    assert!(dups >= 1, "the ring's second copy is a duplicate");
+}
+
+#[test]
+fn icmp_ping_with_route_record_and_traceroute() {
+    let mut net = line(4, 25);
+    let (now, d) = (net.now, net.primary(3));
+    let req = IcmpRequest {
+        dst: d,
+        seqno: 1,
+        uid: 3,
+        ttl: 50,
+        record_route: true,
+    };
+    net.nodes[0].send_icmp(now, req).unwrap();
+    // traceroute probe with TTL 2: the second hop answers TTL exceeded
+    let probe = IcmpRequest {
+        seqno: 2,
+        ttl: 2,
+        record_route: false,
+        ..req
+    };
+    net.nodes[0].send_icmp(now, probe).unwrap();
+    net.run(now + Duration::from_millis(50), false);
+    let replies: Vec<IcmpReply> = net
+        .events
+        .iter()
+        .filter_map(|(n, e)| match e {
+            Event::Icmp(r) if *n == 0 => Some(r.clone()),
+            _ => None,
+        })
+        .collect();
+    let echo = replies.iter().find(|r| r.seqno == 1).expect("echo reply");
+    assert_eq!(echo.msg_type, crate::wire::IcmpMsgType::EchoReply);
+    assert_eq!(echo.from, d);
+    assert_eq!(echo.uid, 3);
+    // out: 0's iface, then each receiving interface (1, 2, 3), back: 2, 1, 0
+    assert_eq!(echo.route.len(), 7);
+    assert!(net.nodes[0].is_own_mac(echo.route[0]));
+    assert!(net.nodes[3].is_own_mac(echo.route[3]));
+    assert!(net.nodes[0].is_own_mac(echo.route[6]));
+    let tr = replies.iter().find(|r| r.seqno == 2).expect("ttl exceeded");
+    assert_eq!(tr.msg_type, crate::wire::IcmpMsgType::TtlExceeded);
+    assert_eq!(tr.from, net.primary(2));
+}
+
+#[test]
+fn unicast_tvlv_is_delivered_as_an_event() {
+    let mut net = line(3, 27);
+    let (now, d) = (net.now, net.primary(2));
+    let area = [0xa0, 1, 0, 2, 0xbe, 0xef];
+    net.nodes[0].send_unicast_tvlv(now, d, &area).unwrap();
+    assert!(net.nodes[0]
+        .send_unicast_tvlv(now, d, &[0xa0, 1, 0, 9])
+        .is_err());
+    net.run(now + Duration::from_millis(50), false);
+    let src = net.primary(0);
+    assert!(net.events.iter().any(|(n, e)| *n == 2
+        && *e
+            == Event::Tvlv {
+                orig: src,
+                unicast: true,
+                data: area.to_vec()
+            }));
 }
