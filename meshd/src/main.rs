@@ -61,13 +61,19 @@ fn main() -> ExitCode {
 }
 
 fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
-    let s: String = s.chars().filter(|c| !c.is_whitespace() && *c != ':').collect();
+    let s: String = s
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != ':')
+        .collect();
     if s.len() % 2 == 1 {
         return Err("hex string has an odd number of digits".into());
     }
     (0..s.len())
         .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| format!("'{}' is not hex", &s[i..i + 2])))
+        .map(|i| {
+            u8::from_str_radix(&s[i..i + 2], 16)
+                .map_err(|_| format!("'{}' is not hex", &s[i..i + 2]))
+        })
         .collect()
 }
 
