@@ -84,9 +84,12 @@ pub enum NeighbourDownReason {
 /// Something the upper layers must know about. Poll with `poll_event`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// An inner Ethernet frame for the soft interface, sent by `orig`.
+    /// An inner Ethernet frame for the soft interface. `orig` is the
+    /// sending originator when the packet names it (BCAST, UNICAST_4ADDR);
+    /// a plain UNICAST does not (the translation table maps its inner
+    /// source MAC to an originator).
     Deliver {
-        orig: Mac,
+        orig: Option<Mac>,
         kind: DeliverKind,
         frame: Vec<u8>,
     },

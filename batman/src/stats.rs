@@ -39,6 +39,9 @@ pub struct Stats {
     /// or infeasible neighbour, NOT_BEST_NEXT_HOP).
     pub drop_ogm_rules: u64,
     pub drop_ttl: u64,
+    /// Unicast frames whose Ethernet destination is not the receiving
+    /// interface.
+    pub drop_not_for_us: u64,
     pub drop_no_route: u64,
     /// Frames dropped because a queue was full.
     pub drop_queue_full: u64,

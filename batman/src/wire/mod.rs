@@ -25,9 +25,16 @@ pub mod tvlv_data;
 pub mod unicast;
 pub mod unicast_tvlv;
 
-pub use icmp::IcmpMsgType;
+pub use bcast::{BcastPacket, BcastRepr};
+pub use frag::{FragPacket, FragRepr};
+pub use icmp::{IcmpMsgType, IcmpPacket, IcmpRepr, RouteRecord};
 pub use ogm::{OgmFlags, OgmIter, OgmPacket, OgmRepr};
 pub use tvlv::{TvlvIter, TvlvPacket, TvlvRepr, TvlvType};
+pub use tvlv_data::{
+    Dat, GwData, McastData, RoamAdv, TtChange, TtData, TtRepr, TtVlan, TvlvData, TvlvValue,
+};
+pub use unicast::{Subtype, Unicast4AddrPacket, Unicast4AddrRepr, UnicastPacket, UnicastRepr};
+pub use unicast_tvlv::{UnicastTvlvPacket, UnicastTvlvRepr};
 
 use core::fmt;
 

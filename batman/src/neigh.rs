@@ -1,0 +1,88 @@
+//! Neighbour links: one per (our interface, neighbour MAC), with the echo
+//! window that measures how many of our own OGMs the neighbour rebroadcast
+//! back to us, and the link-quality arithmetic of batman-adv's `calc_tq`.
+
+use crate::api::IfaceId;
+use crate::config::TQ_LOCAL_WINDOW;
+use crate::time::Instant;
+use crate::wire::{Mac, TQ_MAX};
+
+/// A neighbour heard on one of our interfaces.
+#[derive(Debug, Clone)]
+pub(crate) struct Link {
+    pub iface: IfaceId,
+    pub mac: Mac,
+    pub last_seen: Instant,
+    /// Bit i: the neighbour echoed our own OGM `last_sent - i` of `iface`.
+    pub echo_bits: u64,
+    /// How many originators route through this link (eviction protection).
+    pub router_refs: u32,
+}
+
+impl Link {
+    pub fn new(iface: IfaceId, mac: Mac, now: Instant) -> Self {
+        Link {
+            iface,
+            mac,
+            last_seen: now,
+            echo_bits: 0,
+            router_refs: 0,
+        }
+    }
+    /// Echoes counted in the window.
+    pub fn echo_count(&self) -> u32 {
+        self.echo_bits.count_ones()
+    }
+}
+
+/// `tq * (255 - penalty) / 255`.
+#[inline]
+pub fn hop_penalty(tq: u8, penalty: u8) -> u8 {
+    (tq as u32 * (TQ_MAX - penalty) as u32 / TQ_MAX as u32) as u8
+}
+
+/// Link quality towards a neighbour from our echo count and our receive
+/// count `rq` of its own OGMs (both out of `TQ_LOCAL_WINDOW`): returns
+/// `(tq_own, tq_asym_penalty)`, each 0..=255.
+pub fn link_quality(echo: u32, rq: u32) -> (u32, u32) {
+    let max = TQ_MAX as u32;
+    let total = echo.min(rq);
+    let tq_own = if total < 1 || rq < 1 {
+        0
+    } else {
+        max * total / rq
+    };
+    let w = TQ_LOCAL_WINDOW;
+    let inv = w.saturating_sub(rq);
+    let asym = max - max * inv * inv * inv / (w * w * w);
+    (tq_own, asym)
+}
+
+/// batman-adv's combined TQ: the advertised TQ scaled by our own link
+/// quality, the asymmetry penalty and the interface penalty.
+pub fn combine(tq_in: u8, tq_own: u32, asym: u32, iface_penalty: u32) -> u8 {
+    let max = TQ_MAX as u64;
+    (tq_in as u64 * tq_own as u64 * asym as u64 * iface_penalty as u64 / (max * max * max)) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quality_matches_batman_adv_arithmetic() {
+        // Perfect link: full echo and receive windows.
+        assert_eq!(link_quality(64, 64), (255, 255));
+        // No data yet: not bidirectional.
+        assert_eq!(link_quality(0, 5).0, 0);
+        assert_eq!(link_quality(5, 0).0, 0);
+        // Echo above receive count is capped at 100 %.
+        assert_eq!(link_quality(64, 32).0, 255);
+        // Half the echoes: half the quality; rq 32 gives 255-255/8 = 224.
+        assert_eq!(link_quality(16, 32), (127, 224));
+        assert_eq!(combine(255, 255, 255, 255), 255);
+        assert_eq!(combine(200, 127, 224, 255), 87); // 200*127*224/255^2 = 87.5
+        assert_eq!(hop_penalty(255, 30), 225);
+        assert_eq!(hop_penalty(1, 30), 0);
+    }
+}
