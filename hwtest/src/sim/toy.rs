@@ -204,7 +204,7 @@ impl Router for ToyRouter {
                 if Some(dest) == own {
                     self.stats.rx_unicast += 1;
                     self.events.push_back(Event::Deliver {
-                        orig,
+                        orig: Some(orig),
                         kind: DeliverKind::Unicast,
                         frame: payload[14..].to_vec(),
                     });

@@ -680,19 +680,23 @@ impl<R: Router> Sim<R> {
         self.after_input(from, false);
     }
 
-    fn ping_arrived(&mut self, n: usize, orig: Mac, p: PingFrame) {
+    fn ping_arrived(&mut self, n: usize, orig: Option<Mac>, p: PingFrame) {
         let now = self.now();
         if p.dst != self.primary(n) {
-            self.anomaly(Anomaly::Misdelivered { node: n, orig });
+            self.anomaly(Anomaly::Misdelivered {
+                node: n,
+                orig: orig.unwrap_or(p.src),
+            });
             return;
         }
         if !p.reply {
             self.counters.pongs_sent += 1;
-            // Answer the originator the core says it came from.
-            let _ = self
-                .nodes[n]
-                .router
-                .send_unicast(now, orig, &p.pong().encode());
+            // Answer the originator the core names, else the inner source
+            // MAC (a plain UNICAST names no originator; in the simulator a
+            // node's own frames carry its primary MAC as inner source, so
+            // this is what a translation-table lookup would give).
+            let to = orig.unwrap_or(p.src);
+            let _ = self.nodes[n].router.send_unicast(now, to, &p.pong().encode());
             return;
         }
         let Some(pinger) = self.pingers.get_mut(usize::from(p.pinger)) else {
