@@ -42,9 +42,18 @@ pub fn hop_penalty(tq: u8, penalty: u8) -> u8 {
 }
 
 /// Link quality towards a neighbour from our echo count and our receive
-/// count `rq` of its own OGMs (both out of `TQ_LOCAL_WINDOW`): returns
-/// `(tq_own, tq_asym_penalty)`, each 0..=255.
-pub fn link_quality(echo: u32, rq: u32) -> (u32, u32) {
+/// count `rq` of its own OGMs: returns `(tq_own, tq_asym_penalty)`, each
+/// 0..=255.
+///
+/// `span` is how many of the neighbour's seqnos the receive window has
+/// covered since we first heard it (at most `TQ_LOCAL_WINDOW`). batman-adv
+/// always divides by the full window of 64, so a new neighbour heard
+/// perfectly for 3 rounds gets an asymmetry penalty of 255 - 255*(61/64)^3
+/// = 35 and a route needs many rounds before its TQ survives a few hops;
+/// that is most of batman-adv's cold-start time. Here the penalty uses the
+/// receive ratio over the span actually covered (`rq` of `span`), which is
+/// the same as batman-adv's once the window has filled.
+pub fn link_quality(echo: u32, rq: u32, span: u32) -> (u32, u32) {
     let max = TQ_MAX as u32;
     let total = echo.min(rq);
     let tq_own = if total < 1 || rq < 1 {
@@ -52,7 +61,7 @@ pub fn link_quality(echo: u32, rq: u32) -> (u32, u32) {
     } else {
         max * total / rq
     };
-    let w = TQ_LOCAL_WINDOW;
+    let w = span.clamp(rq.max(1), TQ_LOCAL_WINDOW);
     let inv = w.saturating_sub(rq);
     let asym = max - max * inv * inv * inv / (w * w * w);
     (tq_own, asym)
@@ -72,14 +81,20 @@ mod tests {
     #[test]
     fn quality_matches_batman_adv_arithmetic() {
         // Perfect link: full echo and receive windows.
-        assert_eq!(link_quality(64, 64), (255, 255));
+        assert_eq!(link_quality(64, 64, 64), (255, 255));
         // No data yet: not bidirectional.
-        assert_eq!(link_quality(0, 5).0, 0);
-        assert_eq!(link_quality(5, 0).0, 0);
+        assert_eq!(link_quality(0, 5, 5).0, 0);
+        assert_eq!(link_quality(5, 0, 5).0, 0);
         // Echo above receive count is capped at 100 %.
-        assert_eq!(link_quality(64, 32).0, 255);
-        // Half the echoes: half the quality; rq 32 gives 255-255/8 = 224.
-        assert_eq!(link_quality(16, 32), (127, 224));
+        assert_eq!(link_quality(64, 32, 64).0, 255);
+        // Half the echoes: half the quality; rq 32 of 64 gives 255-255/8 = 224.
+        assert_eq!(link_quality(16, 32, 64), (127, 224));
+        // A young link heard every round has no asymmetry penalty...
+        assert_eq!(link_quality(3, 3, 3), (255, 255));
+        // ... where batman-adv's fixed window would give 255-255*61^3/64^3.
+        assert_eq!(link_quality(3, 3, 64).1, 35);
+        // half heard over a young span is penalised like half over 64
+        assert_eq!(link_quality(4, 4, 8).1, 224);
         assert_eq!(combine(255, 255, 255, 255), 255);
         assert_eq!(combine(200, 127, 224, 255), 87); // 200*127*224/255^2 = 87.5
         assert_eq!(hop_penalty(255, 30), 225);

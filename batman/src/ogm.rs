@@ -237,13 +237,14 @@ impl<R: RngCore> Node<R> {
         let Some(l) = self.links.get(link as usize) else {
             return (0, 0);
         };
-        let rq = self
+        let via = self
             .origs
             .find(&l.mac)
             .and_then(|i| self.origs.get(i))
-            .and_then(|o| o.via(link))
-            .map_or(0, Via::real_count);
-        link_quality(l.echo_count(), rq)
+            .and_then(|o| o.via(link));
+        let rq = via.map_or(0, Via::real_count);
+        let span = via.map_or(0, |v| v.span as u32);
+        link_quality(l.echo_count(), rq, span)
     }
 
     /// batman-adv's `update_seqnos`: move every via's window, mark the one
@@ -254,7 +255,8 @@ impl<R: RngCore> Node<R> {
         let orig = self.origs.get_mut(oid).expect("live id");
         let Some(last) = orig.last_real_seqno else {
             for v in orig.vias.iter_mut() {
-                v.real_bits = if v.link == link { 1 } else { 0 };
+                v.real_bits = u64::from(v.link == link);
+                v.span = u8::from(v.link == link);
             }
             orig.last_real_seqno = Some(seqno);
             orig.round_start = now;
@@ -283,7 +285,15 @@ impl<R: RngCore> Node<R> {
             } else if is_dup && ret != Dup::Neigh {
                 ret = Dup::Orig;
             }
-            moved |= seqno::advance(&mut v.real_bits, d, TQ_LOCAL_WINDOW, mark);
+            let v_moved = seqno::advance(&mut v.real_bits, d, TQ_LOCAL_WINDOW, mark);
+            moved |= v_moved;
+            if v_moved && !(0..TQ_LOCAL_WINDOW as i32).contains(&d) {
+                v.span = u8::from(mark); // window cleared
+            } else if v_moved && v.span > 0 {
+                v.span = (v.span as i32 + d).min(TQ_LOCAL_WINDOW as i32) as u8;
+            } else if mark && v.span == 0 {
+                v.span = 1;
+            }
         }
         if moved {
             orig.last_real_seqno = Some(seqno);

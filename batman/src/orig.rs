@@ -37,6 +37,10 @@ pub(crate) struct Via {
     pub link: u32,
     /// Bit i: seqno `orig.last_real_seqno - i` arrived through this link.
     pub real_bits: u64,
+    /// Seqno slots of the window this via has existed for (first delivery
+    /// to newest seqno), capped at the window size: the denominator of the
+    /// receive ratio while the window is still filling.
+    pub span: u8,
     /// TQ delivered for each of the last distinct seqnos (seqno, tq).
     pub ring: [(u32, u8); TQ_GLOBAL_WINDOW],
     pub ring_len: u8,
@@ -51,6 +55,7 @@ impl Via {
         Via {
             link,
             real_bits: 0,
+            span: 0,
             ring: [(0, 0); TQ_GLOBAL_WINDOW],
             ring_len: 0,
             adv: None,
@@ -106,7 +111,10 @@ impl Via {
             .filter(|(s, _)| (0..TQ_GLOBAL_WINDOW as i32).contains(&diff(end, *s)))
             .map(|(_, q)| *q as u32)
             .sum();
-        (sum / TQ_GLOBAL_WINDOW as u32) as u8
+        // Rounded up: a via that delivered anything in the window keeps a
+        // non-zero score however low its TQ (as batman-adv's average of
+        // non-zero values does); only five silent rounds take it to 0.
+        sum.div_ceil(TQ_GLOBAL_WINDOW as u32) as u8
     }
 
     /// Did this via deliver `seqno`?
@@ -119,6 +127,7 @@ impl Via {
     /// Forget everything learned under the old seqno space (restart).
     pub fn reset(&mut self) {
         self.real_bits = 0;
+        self.span = 0;
         self.ring_len = 0;
         self.adv = None;
     }

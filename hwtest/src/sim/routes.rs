@@ -96,7 +96,11 @@ pub fn walk_dest(n: usize, dest: usize, mut step: impl FnMut(usize) -> Step) -> 
                     // Cycle: from u's first position on this walk to the end.
                     let from = path.iter().position(|&x| x == u).expect("u is on the walk");
                     let mut cycle = path[from..].to_vec();
-                    let min = cycle.iter().enumerate().min_by_key(|(_, &x)| x).map(|(i, _)| i);
+                    let min = cycle
+                        .iter()
+                        .enumerate()
+                        .min_by_key(|(_, &x)| x)
+                        .map(|(i, _)| i);
                     cycle.rotate_left(min.unwrap_or(0));
                     report.loops.push(Loop { dest, cycle });
                     break Mark::Loops;
@@ -116,7 +120,11 @@ pub fn walk_dest(n: usize, dest: usize, mut step: impl FnMut(usize) -> Step) -> 
                     break Mark::Stranded;
                 }
                 Step::Dead(reason) => {
-                    report.dead_ends.push(DeadEnd { dest, at: u, reason });
+                    report.dead_ends.push(DeadEnd {
+                        dest,
+                        at: u,
+                        reason,
+                    });
                     break Mark::Stranded;
                 }
             }

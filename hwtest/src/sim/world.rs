@@ -696,7 +696,9 @@ impl<R: Router> Sim<R> {
             // node's own frames carry its primary MAC as inner source, so
             // this is what a translation-table lookup would give).
             let to = orig.unwrap_or(p.src);
-            let _ = self.nodes[n].router.send_unicast(now, to, &p.pong().encode());
+            let _ = self.nodes[n]
+                .router
+                .send_unicast(now, to, &p.pong().encode());
             return;
         }
         let Some(pinger) = self.pingers.get_mut(usize::from(p.pinger)) else {
@@ -756,7 +758,10 @@ impl<R: Router> Sim<R> {
         };
         let from = Endpoint {
             node: u,
-            iface: self.ports[u].iter().position(|p| p.id == iface).unwrap_or(0),
+            iface: self.ports[u]
+                .iter()
+                .position(|p| p.id == iface)
+                .unwrap_or(0),
         };
         let link = port
             .links
@@ -887,7 +892,10 @@ impl<R: Router> Sim<R> {
 
     /// Sum of `stats().tx_ogm_bytes` over all nodes.
     pub fn total_ogm_bytes(&self) -> u64 {
-        self.nodes.iter().map(|s| s.router.stats().tx_ogm_bytes).sum()
+        self.nodes
+            .iter()
+            .map(|s| s.router.stats().tx_ogm_bytes)
+            .sum()
     }
 
     /// A node's memory estimate.
