@@ -17,9 +17,7 @@ use batman::config::{
 };
 use batman::wire::{OgmFlags, OgmRepr};
 use batman::{Config, Limits, Mac};
-use hwtest::sim::{
-    secs, BatNode, Endpoint, LinkParams, LinkState, Sim, SimRng, Topology,
-};
+use hwtest::sim::{secs, BatNode, Endpoint, LinkParams, LinkState, Sim, SimRng, Topology};
 
 fn s(v: f64) -> Duration {
     Duration::from_secs_f64(v)
@@ -202,7 +200,12 @@ fn cut_path(seed: u64, state: LinkState) -> Cut {
     let t_cut = sim.at(s(30.025));
     sim.run_until(t_cut);
     let links = sim.path_links(a, b);
-    assert_eq!(links.len(), 4, "converged shortest path: {:?}", sim.path(a, b));
+    assert_eq!(
+        links.len(),
+        4,
+        "converged shortest path: {:?}",
+        sim.path(a, b)
+    );
     let link = links[1];
     sim.set_link_state(link, state);
     let end = sim.at(s(40.0));
@@ -229,10 +232,17 @@ fn cut_path(seed: u64, state: LinkState) -> Cut {
 fn carrier_down_cut_reroutes_without_losing_a_ping() {
     for seed in 1..=5 {
         let c = cut_path(seed, LinkState::Down);
-        assert!(!c.path_after.contains(&c.link), "seed {seed}: still over the cut");
+        assert!(
+            !c.path_after.contains(&c.link),
+            "seed {seed}: still over the cut"
+        );
         assert_eq!(c.path_after.len(), 4, "seed {seed}: a shortest path again");
         assert_eq!(c.lost_after_recovery, 0, "seed {seed}");
-        assert!(c.gap <= Duration::from_millis(100), "seed {seed}: gap {:?}", c.gap);
+        assert!(
+            c.gap <= Duration::from_millis(100),
+            "seed {seed}: gap {:?}",
+            c.gap
+        );
     }
 }
 
@@ -251,10 +261,16 @@ fn silent_cut_reroutes_within_a_few_seconds() {
     assert!(bound < s(2.0));
     for seed in 1..=5 {
         let c = cut_path(seed, LinkState::SilentDrop);
-        assert!(!c.path_after.contains(&c.link), "seed {seed}: still over the cut");
+        assert!(
+            !c.path_after.contains(&c.link),
+            "seed {seed}: still over the cut"
+        );
         assert_eq!(c.lost_after_recovery, 0, "seed {seed}");
         assert!(c.gap <= s(2.0), "seed {seed}: gap {:?}", c.gap);
-        assert!(c.lost_at_cut >= 1, "seed {seed}: a silent cut is noticed by silence");
+        assert!(
+            c.lost_at_cut >= 1,
+            "seed {seed}: a silent cut is noticed by silence"
+        );
     }
 }
 
@@ -323,7 +339,7 @@ fn two_interfaces_prefer_the_good_one() {
 
 /// A random locally administered unicast MAC.
 fn random_mac(rng: &mut SimRng) -> Mac {
-    let v = rng.next().to_le_bytes();
+    let v = rng.gen_u64().to_le_bytes();
     Mac([(v[0] & 0xfc) | 0x02, v[1], v[2], v[3], v[4], v[5]])
 }
 
@@ -412,7 +428,7 @@ fn forged_originator_flood_is_bounded_and_routes_survive() {
         sim.run_until(flood_start + Duration::from_millis(ms));
         for _ in 0..20 {
             let m = random_mac(&mut rng);
-            let seq = rng.next() as u32;
+            let seq = rng.gen_u64() as u32;
             sim.inject(x, m, Mac::BROADCAST, forged_ogm(m, m, seq, 50));
         }
         if ms % 250 == 0 {
@@ -427,7 +443,13 @@ fn forged_originator_flood_is_bounded_and_routes_survive() {
     let mut ms = 0u64;
     for first in (0..50_000usize).step_by(batch) {
         let origs: Vec<(Mac, Mac, u32)> = (0..batch)
-            .map(|_| (random_mac(&mut rng), random_mac(&mut rng), rng.next() as u32))
+            .map(|_| {
+                (
+                    random_mac(&mut rng),
+                    random_mac(&mut rng),
+                    rng.gen_u64() as u32,
+                )
+            })
             .collect();
         for round in 0..3u32 {
             for chunk in origs.chunks(20) {
@@ -447,7 +469,10 @@ fn forged_originator_flood_is_bounded_and_routes_survive() {
     }
     let flood_end = sim.now();
     let injected = sim.node(victim).stats().rx_ogm - rx_before;
-    assert!(injected >= 200_000, "the victim saw the flood ({injected} OGMs)");
+    assert!(
+        injected >= 200_000,
+        "the victim saw the flood ({injected} OGMs)"
+    );
     sim.run_until(flood_end + s(10.0));
     check(&sim, &mut peak);
     assert!(checks >= 15);
@@ -462,8 +487,15 @@ fn forged_originator_flood_is_bounded_and_routes_survive() {
     for (id, name) in [(p, "n00->n22"), (p2, "n02->n20")] {
         let log = &sim.pinger(id).log;
         let g = log.max_gap(flood_start, flood_end + s(10.0));
-        assert!(g.len <= Duration::from_millis(200), "{name}: gap {g:?} during the flood");
-        assert_eq!(log.lost_in(flood_end + s(1.0), flood_end + s(9.0)), 0, "{name}");
+        assert!(
+            g.len <= Duration::from_millis(200),
+            "{name}: gap {g:?} during the flood"
+        );
+        assert_eq!(
+            log.lost_in(flood_end + s(1.0), flood_end + s(9.0)),
+            0,
+            "{name}"
+        );
     }
     assert!(sim.anomalies.is_empty(), "{:?}", sim.anomalies);
 }

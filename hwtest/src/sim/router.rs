@@ -6,8 +6,8 @@
 //! router whose behaviour is known exactly ([`super::toy::ToyRouter`]).
 
 use batman::{
-    Event, IfaceConfig, IfaceError, IfaceId, Instant, Mac, MemoryUsage, NextHop, SendError,
-    Stats, Transmit,
+    Event, IfaceConfig, IfaceError, IfaceId, Instant, Mac, MemoryUsage, NextHop, SendError, Stats,
+    Transmit,
 };
 
 use super::rng::SimRng;

@@ -96,7 +96,11 @@ pub fn walk_dest(n: usize, dest: usize, mut step: impl FnMut(usize) -> Step) -> 
                     // Cycle: from u's first position on this walk to the end.
                     let from = path.iter().position(|&x| x == u).expect("u is on the walk");
                     let mut cycle = path[from..].to_vec();
-                    let min = cycle.iter().enumerate().min_by_key(|(_, &x)| x).map(|(i, _)| i);
+                    let min = cycle
+                        .iter()
+                        .enumerate()
+                        .min_by_key(|(_, &x)| x)
+                        .map(|(i, _)| i);
                     cycle.rotate_left(min.unwrap_or(0));
                     report.loops.push(Loop { dest, cycle });
                     break Mark::Loops;
@@ -116,7 +120,11 @@ pub fn walk_dest(n: usize, dest: usize, mut step: impl FnMut(usize) -> Step) -> 
                     break Mark::Stranded;
                 }
                 Step::Dead(reason) => {
-                    report.dead_ends.push(DeadEnd { dest, at: u, reason });
+                    report.dead_ends.push(DeadEnd {
+                        dest,
+                        at: u,
+                        reason,
+                    });
                     break Mark::Stranded;
                 }
             }
@@ -182,7 +190,7 @@ mod tests {
     #[test]
     fn dead_ends_are_not_loops() {
         // 0 -> 1 (1 has no route), 3 -> link down, 4 -> 3
-        let mut steps = vec![
+        let steps = [
             Step::To(1),
             Step::Dead(NoRoute),
             Step::Dead(NoRoute),
@@ -190,8 +198,7 @@ mod tests {
             Step::To(3),
             Step::To(99),
         ];
-        steps[2] = Step::Dead(NoRoute); // destination's own entry is never asked
-        let mut asked = vec![0; 6];
+        let mut asked = [0; 6];
         let r = walk_dest(6, 2, |u| {
             asked[u] += 1;
             steps[u]

@@ -21,12 +21,17 @@ fn secs_(s: f64) -> Duration {
 
 #[test]
 fn neighbours_form_and_pings_flow_over_two_hops() {
-    let mut sim = toy(Topology::line(3, LinkParams::fixed(Duration::from_millis(2))), 1);
+    let mut sim = toy(
+        Topology::line(3, LinkParams::fixed(Duration::from_millis(2))),
+        1,
+    );
     let (p0, p2) = (sim.primary(0), sim.primary(2));
     let p1 = sim.primary(1);
     sim.node_mut(0).add_route(p2, vec![p1]);
     sim.node_mut(2).add_route(p0, vec![p1]);
-    let t = sim.run_until_converged(sim.at(secs_(5.0))).expect("toy converges");
+    let t = sim
+        .run_until_converged(sim.at(secs_(5.0)))
+        .expect("toy converges");
     // Hellos go out at t=0 and cross a 2 ms link.
     assert_eq!(t, sim.at(Duration::from_millis(2)));
     let id = sim.add_pinger(0, 2, sim.at(secs_(1.0)));
@@ -87,7 +92,12 @@ fn loss_is_per_direction() {
 #[test]
 fn carrier_down_tells_the_ends_and_reroutes_at_once() {
     let mut sim = toy(Topology::ring(4, LinkParams::wired()), 5);
-    let (p0, p1, p2, p3) = (sim.primary(0), sim.primary(1), sim.primary(2), sim.primary(3));
+    let (p0, p1, p2, p3) = (
+        sim.primary(0),
+        sim.primary(1),
+        sim.primary(2),
+        sim.primary(3),
+    );
     sim.node_mut(0).add_route(p2, vec![p1, p3]);
     // Pongs come back the other way round, away from the cut.
     sim.node_mut(2).add_route(p0, vec![p3, p1]);
@@ -118,7 +128,12 @@ fn carrier_down_tells_the_ends_and_reroutes_at_once() {
 #[test]
 fn silent_cut_is_noticed_only_by_silence() {
     let mut sim = toy(Topology::ring(4, LinkParams::wired()), 6);
-    let (p0, p1, p2, p3) = (sim.primary(0), sim.primary(1), sim.primary(2), sim.primary(3));
+    let (p0, p1, p2, p3) = (
+        sim.primary(0),
+        sim.primary(1),
+        sim.primary(2),
+        sim.primary(3),
+    );
     sim.node_mut(0).add_route(p2, vec![p1, p3]);
     // Pongs come back the other way round, away from the cut.
     sim.node_mut(2).add_route(p0, vec![p3, p1]);
@@ -193,7 +208,10 @@ fn loop_watch_sees_a_loop_the_moment_it_forms() {
 
 #[test]
 fn frames_in_flight_on_a_cut_link_vanish() {
-    let mut sim = toy(Topology::line(2, LinkParams::fixed(Duration::from_millis(10))), 4);
+    let mut sim = toy(
+        Topology::line(2, LinkParams::fixed(Duration::from_millis(10))),
+        4,
+    );
     // Hellos leave at t=0 and arrive at 10 ms; cut at 5 ms.
     sim.run_until(sim.at(Duration::from_millis(5)));
     sim.set_link_state(0, LinkState::SilentDrop);

@@ -18,7 +18,10 @@ use super::rng::SimRng;
 
 /// MAC of interface `iface` of node `node`.
 pub fn mac_of(node: usize, iface: usize) -> Mac {
-    assert!(node <= 0xffff && iface <= 0xff, "MAC scheme: node < 65536, iface < 256");
+    assert!(
+        node <= 0xffff && iface <= 0xff,
+        "MAC scheme: node < 65536, iface < 256"
+    );
     Mac([2, 0, 0, (node >> 8) as u8, node as u8, iface as u8])
 }
 
@@ -26,7 +29,10 @@ pub fn mac_of(node: usize, iface: usize) -> Mac {
 pub fn parse_mac(mac: Mac) -> Option<(usize, usize)> {
     let b = mac.0;
     if b[0] == 2 && b[1] == 0 && b[2] == 0 {
-        Some((usize::from(b[3]) << 8 | usize::from(b[4]), usize::from(b[5])))
+        Some((
+            usize::from(b[3]) << 8 | usize::from(b[4]),
+            usize::from(b[5]),
+        ))
     } else {
         None
     }
@@ -444,7 +450,10 @@ mod tests {
                 let uses = g
                     .links
                     .iter()
-                    .filter(|l| l.a == Endpoint { node: n, iface: i } || l.b == Endpoint { node: n, iface: i })
+                    .filter(|l| {
+                        l.a == Endpoint { node: n, iface: i }
+                            || l.b == Endpoint { node: n, iface: i }
+                    })
                     .count();
                 assert_eq!(uses, 1);
             }
@@ -453,7 +462,10 @@ mod tests {
         assert_eq!(big.links.len(), 180);
         assert_eq!(big.diameter(), Some(18));
         assert_eq!(big.nodes[99].name, "n99");
-        assert_eq!(Topology::grid(11, 2, LinkParams::wired()).nodes[12].name, "n1_1");
+        assert_eq!(
+            Topology::grid(11, 2, LinkParams::wired()).nodes[12].name,
+            "n1_1"
+        );
     }
 
     #[test]
@@ -480,8 +492,10 @@ mod tests {
         assert_eq!(a.links.len(), want);
         let mean_degree = 2.0 * want as f64 / pos.len() as f64;
         assert!((4.0..10.0).contains(&mean_degree), "{mean_degree}");
-        assert!(a.nodes.iter().all(|n| n.ifaces.len() == 1
-            && n.ifaces[0].kind == IfaceKind::Wireless));
+        assert!(a
+            .nodes
+            .iter()
+            .all(|n| n.ifaces.len() == 1 && n.ifaces[0].kind == IfaceKind::Wireless));
 
         // A range far too small cannot connect: reported, not looped on.
         let tiny = Geometric {
@@ -520,7 +534,10 @@ mod tests {
         assert_eq!(t.node("X"), Some(x));
         assert_eq!(t.links[l].b, Endpoint { node: 2, iface: 1 });
         t.set_loss_everywhere(0.3);
-        assert!(t.links.iter().all(|l| l.params.iter().all(|p| p.loss == 0.3)));
+        assert!(t
+            .links
+            .iter()
+            .all(|l| l.params.iter().all(|p| p.loss == 0.3)));
         assert_eq!(t.max_link_delay(), LinkParams::wired().max_delay());
     }
 }

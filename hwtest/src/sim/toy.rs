@@ -167,7 +167,10 @@ impl Router for ToyRouter {
     }
 
     fn neighbour_lost(&mut self, _now: Instant, iface: IfaceId, mac: Mac) {
-        self.drop_neighbours(|n| n.iface != iface || n.mac != mac, NeighbourDownReason::Lost);
+        self.drop_neighbours(
+            |n| n.iface != iface || n.mac != mac,
+            NeighbourDownReason::Lost,
+        );
         self.announce_routes();
     }
 
@@ -192,7 +195,8 @@ impl Router for ToyRouter {
                             primary,
                             last_seen: now,
                         });
-                        self.events.push_back(Event::NeighbourUp { iface, mac: src });
+                        self.events
+                            .push_back(Event::NeighbourUp { iface, mac: src });
                     }
                 }
                 self.announce_routes();
@@ -266,7 +270,11 @@ impl Router for ToyRouter {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        let expiry = self.neighbours.iter().map(|n| n.last_seen + self.hold).min();
+        let expiry = self
+            .neighbours
+            .iter()
+            .map(|n| n.last_seen + self.hold)
+            .min();
         Some(expiry.map_or(self.next_hello, |e| e.min(self.next_hello)))
     }
 

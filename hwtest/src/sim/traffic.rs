@@ -248,7 +248,10 @@ mod tests {
     fn window_edges_count() {
         let log = log_with(&[1000, 1050]);
         // never resumed: hole from the last pong to the window end
-        assert_eq!(log.max_gap(ms(1000), ms(5000)).len, Duration::from_millis(3950));
+        assert_eq!(
+            log.max_gap(ms(1000), ms(5000)).len,
+            Duration::from_millis(3950)
+        );
         // nothing at all in the window: the whole window
         let g = log.max_gap(ms(2000), ms(3000));
         assert_eq!((g.len, g.replies), (Duration::from_millis(1000), 0));
@@ -257,7 +260,11 @@ mod tests {
     #[test]
     fn counts_lost_pings() {
         let mut log = log_with(&[1001, 1101]);
-        log.sent = vec![(0, ms(1000), true), (1, ms(1050), false), (2, ms(1100), true)];
+        log.sent = vec![
+            (0, ms(1000), true),
+            (1, ms(1050), false),
+            (2, ms(1100), true),
+        ];
         log.replies[1].seq = 2;
         assert_eq!(log.lost_in(ms(0), ms(2000)), 1);
         assert_eq!(log.lost_in(ms(1060), ms(2000)), 0);

@@ -324,7 +324,8 @@ impl<R: Router> Sim<R> {
                 }
                 self.counters.delivered += 1;
                 let id = self.ports[to.node][to.iface].id;
-                self.trace.record(t, to.node, "rx", &payload);
+                self.trace
+                    .record(t, to.node, "rx", &(payload.len() as u32).to_le_bytes());
                 self.nodes[to.node]
                     .router
                     .handle_frame(t, id, src, dst, &payload);
@@ -696,7 +697,9 @@ impl<R: Router> Sim<R> {
             // node's own frames carry its primary MAC as inner source, so
             // this is what a translation-table lookup would give).
             let to = orig.unwrap_or(p.src);
-            let _ = self.nodes[n].router.send_unicast(now, to, &p.pong().encode());
+            let _ = self.nodes[n]
+                .router
+                .send_unicast(now, to, &p.pong().encode());
             return;
         }
         let Some(pinger) = self.pingers.get_mut(usize::from(p.pinger)) else {
@@ -756,7 +759,10 @@ impl<R: Router> Sim<R> {
         };
         let from = Endpoint {
             node: u,
-            iface: self.ports[u].iter().position(|p| p.id == iface).unwrap_or(0),
+            iface: self.ports[u]
+                .iter()
+                .position(|p| p.id == iface)
+                .unwrap_or(0),
         };
         let link = port
             .links
@@ -887,7 +893,10 @@ impl<R: Router> Sim<R> {
 
     /// Sum of `stats().tx_ogm_bytes` over all nodes.
     pub fn total_ogm_bytes(&self) -> u64 {
-        self.nodes.iter().map(|s| s.router.stats().tx_ogm_bytes).sum()
+        self.nodes
+            .iter()
+            .map(|s| s.router.stats().tx_ogm_bytes)
+            .sum()
     }
 
     /// A node's memory estimate.
