@@ -20,7 +20,7 @@
 //! ```
 //!
 //! Several OGMs may be aggregated back to back in one frame; [`OgmIter`]
-//! walks them. As in batman-adv, an odd `tvlv_len` ends the walk (the next
+//! walks them. As in batman-adv, an OGM with an odd `tvlv_len` is dropped and ends the walk (the next
 //! OGM would be misaligned) and trailing bytes too short for a header are
 //! Ethernet padding.
 
@@ -219,7 +219,8 @@ impl OgmRepr {
         p.set_tvlv_len(self.tvlv_len);
     }
 
-    /// Emit header plus `tvlv` into a new vector.
+    /// Emit header plus `tvlv` into a new vector. `tvlv` must be shorter
+    /// than 64 KiB (the node checks its own TVLV area when it is set).
     pub fn to_vec(&self, tvlv: &[u8]) -> Vec<u8> {
         let mut r = *self;
         r.tvlv_len = tvlv.len() as u16;
@@ -233,10 +234,10 @@ impl OgmRepr {
 /// Walks the OGMs aggregated in one frame payload.
 ///
 /// Yields `Ok(view)` for each complete OGM. Stops (yields `None`) at the end,
-/// at trailing padding shorter than a header, at a byte that is not an OGM
-/// type (padding), or after an OGM with an odd `tvlv_len`. A header whose
-/// version is wrong or whose `tvlv_len` runs past the end yields one `Err`
-/// and then stops.
+/// at trailing padding shorter than a header, or at a byte that is not an
+/// OGM type (padding). A header whose version is wrong, whose `tvlv_len` is
+/// odd (batman-adv drops it: the next OGM would be misaligned) or runs past
+/// the end yields one `Err` and then stops.
 #[derive(Debug, Clone)]
 pub struct OgmIter<'a> {
     buf: &'a [u8],
@@ -268,11 +269,17 @@ impl<'a> Iterator for OgmIter<'a> {
             return None;
         }
         match OgmPacket::new_checked(rest) {
+            Ok(p) if p.tvlv_len() & 1 == 1 => {
+                // batman-adv drops such an OGM and stops: the next one
+                // would be misaligned.
+                self.done = true;
+                Some(Err(Error::Malformed("odd tvlv_len in an OGM")))
+            }
             Ok(p) => {
                 let len = p.total_len();
                 let p = OgmPacket::new_unchecked(&rest[..len]);
                 self.pos += len;
-                if p.tvlv_len() & 1 == 1 || self.pos >= self.buf.len() {
+                if self.pos >= self.buf.len() {
                     self.done = true;
                 }
                 Some(Ok(p))
@@ -363,12 +370,14 @@ mod tests {
         assert_eq!(v.len(), 2);
         assert!(v.iter().all(|r| r.is_ok()));
 
-        // odd tvlv_len ends the walk after that OGM
+        // an odd tvlv_len is an error and ends the walk
         let mut odd = OGM.to_vec();
         odd[23] = 11;
         odd.truncate(35);
         odd.extend_from_slice(&OGM);
-        assert_eq!(OgmIter::new(&odd).count(), 1);
+        let v: Vec<_> = OgmIter::new(&odd).collect();
+        assert_eq!(v.len(), 1);
+        assert!(matches!(v[0], Err(Error::Malformed(_))));
 
         // a broken second header yields one error and stops
         let mut bad = OGM.to_vec();

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# meshd's test command: installs what the tests need (Debian 12, as root),
+# then runs every test of the workspace and builds the fuzz targets.
+# Tests that need root or tools that are missing say so and skip outside CI;
+# under CI=true they fail instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+command -v tshark >/dev/null || need_pkgs+=(tshark)
+command -v c++ >/dev/null || need_pkgs+=(g++)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+        export DEBIAN_FRONTEND=noninteractive
+        echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+        apt-get update -q
+        apt-get install -y -q --no-install-recommends "${need_pkgs[@]}"
+    else
+        echo "test.sh: not root, cannot install: ${need_pkgs[*]} (tests needing them will skip)"
+    fi
+fi
+
+# Release build: the simulator tests run many cores for minutes of
+# simulated time; debug builds would take far longer.
+cargo test --workspace --release
+# The fuzz targets live outside the workspace; make sure they still build.
+cargo build --release --manifest-path fuzz/Cargo.toml --bins
