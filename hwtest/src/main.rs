@@ -1,1 +1,128 @@
-fn main() {}
+//! `hwtest`: meshd's test harness CLI (see the library docs for the layers).
+
+use std::process::ExitCode;
+
+use hwtest::bench::sim::{self, Options};
+
+const USAGE: &str = "\
+hwtest: meshd's test harness
+
+USAGE:
+    hwtest <COMMAND> [OPTIONS]
+
+COMMANDS:
+    bench sim     Convergence, reroute, overhead and memory of the batman
+                  core in the simulator (see `hwtest bench --help`)
+    help          Print this help
+
+Scenario tests: cargo test -p hwtest   (or --release)
+Later layers (netns, qemu, hw) are not built yet.
+";
+
+const BENCH_USAGE: &str = "\
+hwtest bench sim: the batman core in the simulator
+
+USAGE:
+    cargo run --release -p hwtest -- bench sim [OPTIONS]
+
+Runs a 3x3 grid, a 10x10 grid and a 250-node random geometric radio mesh
+(mean degree ~10) for --secs simulated seconds each and reports convergence
+time, wall-clock time, OGM bytes per node per second after convergence and
+memory per originator; then cuts the second link of the corner-to-corner
+path of each grid, silently and carrier-down, and reports the ping gap
+(pings every 50 ms, as in docs/anchors.md).
+
+OPTIONS:
+    --seeds <N>        seeds for the reroute runs [default: 20]
+    --conv-seeds <N>   seeds for the convergence runs [default: 3]
+    --first-seed <S>   first seed; seeds are S, S+1, ... [default: 1]
+    --secs <T>         simulated seconds per convergence run [default: 120]
+    --no-rgg           skip the 250-node mesh
+    --json             print JSON instead of tables
+    -h, --help         print this help
+";
+
+fn parse_bench(args: &[String]) -> Result<Options, String> {
+    let mut o = Options::default();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| -> Result<u64, String> {
+            let v = it.next().ok_or(format!("{name} needs a value"))?;
+            v.parse().map_err(|_| format!("{name}: not a number: {v}"))
+        };
+        match a.as_str() {
+            "--seeds" => o.seeds = value("--seeds")?,
+            "--conv-seeds" => o.conv_seeds = value("--conv-seeds")?,
+            "--first-seed" => o.first_seed = value("--first-seed")?,
+            "--secs" => o.secs = value("--secs")?,
+            "--no-rgg" => o.no_rgg = true,
+            "--json" => o.json = true,
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    if o.seeds == 0 || o.conv_seeds == 0 || o.secs == 0 {
+        return Err("--seeds, --conv-seeds and --secs must be at least 1".into());
+    }
+    Ok(o)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let help = |a: &String| a == "-h" || a == "--help";
+    match args.first().map(String::as_str) {
+        None | Some("help") | Some("-h") | Some("--help") => {
+            print!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Some("bench") => {
+            let rest = &args[1..];
+            if rest.is_empty() || rest.iter().any(help) {
+                print!("{BENCH_USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            if rest[0] != "sim" {
+                eprintln!("hwtest bench: unknown bench {:?}\n\n{BENCH_USAGE}", rest[0]);
+                return ExitCode::from(2);
+            }
+            match parse_bench(&rest[1..]) {
+                Ok(o) => {
+                    let r = sim::run(&o);
+                    if o.json {
+                        print!("{}", r.json());
+                    } else {
+                        print!("{}", r.text());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("hwtest bench sim: {e}\n\n{BENCH_USAGE}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Some(other) => {
+            eprintln!("hwtest: unknown command {other:?}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_bench_options() {
+        let o = parse_bench(&v(&["--seeds", "5", "--json", "--no-rgg", "--secs", "60"])).unwrap();
+        assert_eq!((o.seeds, o.json, o.no_rgg, o.secs), (5, true, true, 60));
+        assert_eq!(parse_bench(&[]).unwrap(), Options::default());
+        assert!(parse_bench(&v(&["--seeds"])).is_err());
+        assert!(parse_bench(&v(&["--seeds", "x"])).is_err());
+        assert!(parse_bench(&v(&["--bogus"])).is_err());
+        assert!(parse_bench(&v(&["--secs", "0"])).is_err());
+    }
+}

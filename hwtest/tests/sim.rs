@@ -345,7 +345,7 @@ fn two_interfaces_prefer_the_good_one() {
 
 /// A random locally administered unicast MAC.
 fn random_mac(rng: &mut SimRng) -> Mac {
-    let v = rng.next().to_le_bytes();
+    let v = rng.gen_u64().to_le_bytes();
     Mac([(v[0] & 0xfc) | 0x02, v[1], v[2], v[3], v[4], v[5]])
 }
 
@@ -434,7 +434,7 @@ fn forged_originator_flood_is_bounded_and_routes_survive() {
         sim.run_until(flood_start + Duration::from_millis(ms));
         for _ in 0..20 {
             let m = random_mac(&mut rng);
-            let seq = rng.next() as u32;
+            let seq = rng.gen_u64() as u32;
             sim.inject(x, m, Mac::BROADCAST, forged_ogm(m, m, seq, 50));
         }
         if ms % 250 == 0 {
@@ -453,7 +453,7 @@ fn forged_originator_flood_is_bounded_and_routes_survive() {
                 (
                     random_mac(&mut rng),
                     random_mac(&mut rng),
-                    rng.next() as u32,
+                    rng.gen_u64() as u32,
                 )
             })
             .collect();

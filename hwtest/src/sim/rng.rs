@@ -64,7 +64,7 @@ impl SimRng {
     }
 
     #[inline]
-    pub fn next(&mut self) -> u64 {
+    pub fn gen_u64(&mut self) -> u64 {
         let s = &mut self.s;
         let result = s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
         let t = s[1] << 17;
@@ -79,7 +79,7 @@ impl SimRng {
 
     /// Uniform in [0, 1), 53 bits of precision.
     pub fn unit_f64(&mut self) -> f64 {
-        (self.next() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+        (self.gen_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
     /// `true` with probability `p` (clamped to [0, 1]). `p <= 0` never
@@ -101,11 +101,11 @@ impl SimRng {
             return 0;
         }
         if max == u64::MAX {
-            return self.next();
+            return self.gen_u64();
         }
         let range = max + 1;
         loop {
-            let m = (self.next() as u128) * (range as u128);
+            let m = (self.gen_u64() as u128) * (range as u128);
             let low = m as u64;
             if low >= range.wrapping_neg() % range {
                 return (m >> 64) as u64;
@@ -117,10 +117,10 @@ impl SimRng {
 
 impl RngCore for SimRng {
     fn next_u32(&mut self) -> u32 {
-        (self.next() >> 32) as u32
+        (self.gen_u64() >> 32) as u32
     }
     fn next_u64(&mut self) -> u64 {
-        self.next()
+        self.gen_u64()
     }
     fn fill_bytes(&mut self, dest: &mut [u8]) {
         impls::fill_bytes_via_next(self, dest)

@@ -3,8 +3,10 @@
 
 use batman::{IfaceId, Instant, Mac};
 
-/// FNV-1a over every input and output of every node, in order: two runs
-/// with the same hash did the same thing. Optionally keeps a readable line
+/// A running hash over every input and output of every node, in order: two
+/// runs with the same hash did the same thing. Frame contents are hashed
+/// once, when sent; a delivery records its time, receiver and length (its
+/// bytes are those of the send, its fate comes from the seeded link RNG). Optionally keeps a readable line
 /// per record (costly; for debugging and for diffing two runs).
 #[derive(Debug, Clone)]
 pub struct Trace {
@@ -24,20 +26,31 @@ impl Default for Trace {
 }
 
 impl Trace {
+    fn eat_word(&mut self, w: u64) {
+        // FNV-1a style, one 64-bit word at a time (8x fewer multiplies
+        // than byte-wise; still order- and content-sensitive).
+        self.hash ^= w;
+        self.hash = self.hash.wrapping_mul(0x0100_0000_01b3).rotate_left(29);
+    }
+
     fn eat(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.hash ^= u64::from(b);
-            self.hash = self.hash.wrapping_mul(0x0100_0000_01b3);
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.eat_word(u64::from_le_bytes(c.try_into().expect("8 bytes")));
         }
+        let mut tail = [0u8; 8];
+        let rest = chunks.remainder();
+        tail[..rest.len()].copy_from_slice(rest);
+        self.eat_word(u64::from_le_bytes(tail) ^ ((rest.len() as u64) << 56));
     }
 
     /// Record one thing node `node` did or got at `t`.
     pub fn record(&mut self, t: Instant, node: usize, what: &str, data: &[u8]) {
         self.records += 1;
-        self.eat(&t.as_micros().to_le_bytes());
-        self.eat(&(node as u64).to_le_bytes());
+        self.eat_word(t.as_micros());
+        self.eat_word(node as u64);
         self.eat(what.as_bytes());
-        self.eat(&(data.len() as u64).to_le_bytes());
+        self.eat_word(data.len() as u64);
         self.eat(data);
         if let Some(l) = self.lines.as_mut() {
             let hex: String = data.iter().take(32).map(|b| format!("{b:02x}")).collect();

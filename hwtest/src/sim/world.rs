@@ -324,7 +324,8 @@ impl<R: Router> Sim<R> {
                 }
                 self.counters.delivered += 1;
                 let id = self.ports[to.node][to.iface].id;
-                self.trace.record(t, to.node, "rx", &payload);
+                self.trace
+                    .record(t, to.node, "rx", &(payload.len() as u32).to_le_bytes());
                 self.nodes[to.node]
                     .router
                     .handle_frame(t, id, src, dst, &payload);
