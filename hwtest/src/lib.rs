@@ -21,4 +21,5 @@
 #![forbid(unsafe_code)]
 
 pub mod bench;
+pub mod demo;
 pub mod sim;

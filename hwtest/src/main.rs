@@ -11,6 +11,8 @@ USAGE:
     hwtest <COMMAND> [OPTIONS]
 
 COMMANDS:
+    demo [SEED]   A 3x3 grid converges, a path link is cut silently and by
+                  carrier loss while pings flow; prints what happens
     bench sim     Convergence, reroute, overhead and memory of the batman
                   core in the simulator (see `hwtest bench --help`)
     help          Print this help
@@ -73,6 +75,26 @@ fn main() -> ExitCode {
         None | Some("help") | Some("-h") | Some("--help") => {
             print!("{USAGE}");
             ExitCode::SUCCESS
+        }
+        Some("demo") => {
+            let seed = match args.get(1).map(|s| s.parse::<u64>()) {
+                None => 1,
+                Some(Ok(s)) => s,
+                Some(Err(_)) => {
+                    eprintln!("hwtest demo: SEED must be a number\n\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+            };
+            match hwtest::demo::run(seed) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("hwtest demo: {e}");
+                    ExitCode::from(1)
+                }
+            }
         }
         Some("bench") => {
             let rest = &args[1..];
