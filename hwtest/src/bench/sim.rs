@@ -8,7 +8,8 @@
 //! - wall-clock seconds of the whole run;
 //! - control overhead: OGM bytes sent (`stats().tx_ogm_bytes`, Ethernet
 //!   header included, every copy on every interface) per node per second,
-//!   from 10 s after convergence to the end;
+//!   from 10 s after convergence (at the latest 30 s before the end) to the
+//!   end;
 //! - memory per originator: `memory_usage().bytes / originators known`,
 //!   mean over nodes, at the end.
 //!
@@ -107,7 +108,10 @@ pub fn conv_run(net: Net, seed: u64, run_secs: u64) -> ConvRun {
     let mut sim = Sim::batman(topo, seed).expect("core accepts the topology");
     let end = sim.at(Duration::from_secs(run_secs));
     let conv = sim.run_until_converged(end);
-    let from = conv.map_or(end, |t| (t + Duration::from_secs(10)).min(end));
+    // Overhead window: from 10 s after convergence (at most 30 s before the
+    // end); a run that did not converge is measured over its last 30 s.
+    let last30 = end - Duration::from_secs(30.min(run_secs / 2));
+    let from = conv.map_or(last30, |t| (t + Duration::from_secs(10)).min(last30));
     sim.run_until(from);
     let b0 = sim.total_ogm_bytes();
     sim.run_until(end);
@@ -229,7 +233,7 @@ pub fn run(o: &Options) -> Report {
 }
 
 fn summary(v: impl Iterator<Item = f64>) -> Option<Summary> {
-    Summary::of(&v.collect::<Vec<_>>())
+    Summary::of(&v.filter(|x| x.is_finite()).collect::<Vec<_>>())
 }
 
 impl Report {
