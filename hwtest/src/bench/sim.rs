@@ -8,7 +8,8 @@
 //! - wall-clock seconds of the whole run;
 //! - control overhead: OGM bytes sent (`stats().tx_ogm_bytes`, Ethernet
 //!   header included, every copy on every interface) per node per second,
-//!   from 10 s after convergence to the end;
+//!   from 10 s after convergence (at the latest 30 s before the end) to the
+//!   end;
 //! - memory per originator: `memory_usage().bytes / originators known`,
 //!   mean over nodes, at the end.
 //!
@@ -106,10 +107,17 @@ pub fn conv_run(net: Net, seed: u64, run_secs: u64) -> ConvRun {
     let wall = Wall::now();
     let mut sim = Sim::batman(topo, seed).expect("core accepts the topology");
     let end = sim.at(Duration::from_secs(run_secs));
-    let conv = sim.run_until_converged(end);
-    let from = conv.map_or(end, |t| (t + Duration::from_secs(10)).min(end));
+    // Overhead window: from 10 s after convergence (at the latest 30 s
+    // before the end) to the end; a run that has not converged 30 s before
+    // the end is measured over its last 30 s (and may still converge then).
+    let last30 = end - Duration::from_secs(30.min(run_secs / 2));
+    let mut conv = sim.run_until_converged(last30);
+    let from = conv.map_or(last30, |t| (t + Duration::from_secs(10)).min(last30));
     sim.run_until(from);
     let b0 = sim.total_ogm_bytes();
+    if conv.is_none() {
+        conv = sim.run_until_converged(end);
+    }
     sim.run_until(end);
     let b1 = sim.total_ogm_bytes();
     let window = end.saturating_since(from).as_secs_f64();
@@ -229,7 +237,7 @@ pub fn run(o: &Options) -> Report {
 }
 
 fn summary(v: impl Iterator<Item = f64>) -> Option<Summary> {
-    Summary::of(&v.collect::<Vec<_>>())
+    Summary::of(&v.filter(|x| x.is_finite()).collect::<Vec<_>>())
 }
 
 impl Report {
