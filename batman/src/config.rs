@@ -58,7 +58,8 @@ pub const PROBATION_SEQNOS: u8 = 3;
 pub const MAX_ORIGINATORS: usize = 1024;
 /// Default cap: neighbour links (interface, neighbour MAC) kept.
 pub const MAX_NEIGHBOURS: usize = 128;
-/// Default cap: candidate next hops remembered per originator.
+/// Candidate next hops remembered per originator: the default and the
+/// most (they are stored inline in each originator entry).
 pub const MAX_VIAS_PER_ORIGINATOR: usize = 8;
 /// Default cap: hard interfaces.
 pub const MAX_INTERFACES: usize = 16;
@@ -144,6 +145,8 @@ pub enum ConfigError {
     Ttl(u8),
     #[error("limit {0} must be at least 1")]
     Limit(&'static str),
+    #[error("max_vias_per_originator must be at most {MAX_VIAS_PER_ORIGINATOR}, got {0}")]
+    TooManyVias(usize),
     #[error("max_interfaces must be at most 255, got {0}")]
     TooManyInterfaces(usize),
 }
@@ -177,6 +180,9 @@ impl Config {
             if v == 0 {
                 return Err(ConfigError::Limit(name));
             }
+        }
+        if l.max_vias_per_originator > MAX_VIAS_PER_ORIGINATOR {
+            return Err(ConfigError::TooManyVias(l.max_vias_per_originator));
         }
         if l.max_interfaces > 255 {
             return Err(ConfigError::TooManyInterfaces(l.max_interfaces));

@@ -17,6 +17,11 @@ pub(crate) struct Link {
     pub echo_bits: u64,
     /// How many originators route through this link (eviction protection).
     pub router_refs: u32,
+    /// The neighbour's own OGMs received through this link (`rq`) and the
+    /// span of its window, copied from the neighbour's originator entry
+    /// whenever that window moves (saves a lookup per OGM).
+    pub rq: u8,
+    pub span: u8,
 }
 
 impl Link {
@@ -27,11 +32,17 @@ impl Link {
             last_seen: now,
             echo_bits: 0,
             router_refs: 0,
+            rq: 0,
+            span: 0,
         }
     }
     /// Echoes counted in the window.
     pub fn echo_count(&self) -> u32 {
         self.echo_bits.count_ones()
+    }
+    /// `(tq_own, asymmetry penalty)` of this link (see [`link_quality`]).
+    pub fn quality(&self) -> (u32, u32) {
+        link_quality(self.echo_count(), self.rq as u32, self.span as u32)
     }
 }
 

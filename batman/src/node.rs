@@ -369,11 +369,10 @@ impl<R: RngCore> Node<R> {
 
     /// Heap held by the tables and queues, from their capacities.
     pub fn memory_usage(&self) -> MemoryUsage {
-        let vias: usize = self.origs.iter().map(|(_, _, o)| o.vias.capacity()).sum();
+        let vias: usize = self.origs.iter().map(|(_, _, o)| o.vias.len()).sum();
         let events: usize = self.events.iter().map(event_heap).sum::<usize>()
             + self.events.capacity() * core::mem::size_of::<Event>();
         let bytes = self.origs.heap_bytes()
-            + vias * core::mem::size_of::<Via>()
             + self.links.heap_bytes()
             + self.txq.heap_bytes()
             + events
@@ -398,7 +397,6 @@ impl<R: RngCore> Node<R> {
         let l = &self.config.limits;
         let max_frame = 65_536;
         Slab::<Mac, Orig>::heap_bound(l.max_originators)
-            + l.max_originators * l.max_vias_per_originator.max(2) * core::mem::size_of::<Via>()
             + Slab::<LinkKey, Link>::heap_bound(l.max_neighbours)
             + l.max_tx_queue.max(8) * (core::mem::size_of::<crate::txq::Pending>() + max_frame)
             + l.max_event_queue.max(8) * 2 * (core::mem::size_of::<Event>() + max_frame)
@@ -471,7 +469,7 @@ impl<R: RngCore> Node<R> {
         let Some(o) = self.origs.get(oid) else { return };
         let mut cur: Option<(u32, u8)> = None;
         let mut best: Option<(u32, u8)> = None;
-        for v in &o.vias {
+        for v in o.vias.iter() {
             if !self.link_usable(v.link) || !o.feasible(v) {
                 continue;
             }
@@ -493,6 +491,29 @@ impl<R: RngCore> Node<R> {
         };
         if new != o.router {
             self.set_router(oid, new);
+        }
+    }
+
+    /// `link`'s via of `oid` just recorded a delivery, so its score can
+    /// only have risen: compare it with the current next hop instead of
+    /// scanning every via (the full [`select_route`](Self::select_route)
+    /// runs on link loss, purges and at the end of each round's grace).
+    pub(crate) fn ranked(&mut self, oid: usize, link: u32) {
+        let (now, grace) = (self.now, self.config.route_grace);
+        let Some(o) = self.origs.get(oid) else { return };
+        let Some(router) = o.router else {
+            return self.select_route(oid);
+        };
+        if router == link {
+            return;
+        }
+        let rs = o.via(router).map_or(0, |v| o.score(v, now, grace));
+        if rs == 0 {
+            return self.select_route(oid);
+        }
+        let Some(v) = o.via(link) else { return };
+        if o.score(v, now, grace) > rs && o.feasible(v) && self.link_usable(link) {
+            self.set_router(oid, Some(link));
         }
     }
 
@@ -603,7 +624,17 @@ impl<R: RngCore> Node<R> {
         if had_route {
             self.set_router(oid, None);
         }
-        self.origs.remove(oid);
+        if let Some(o) = self.origs.remove(oid) {
+            // The receive counts of its links came from this entry.
+            for v in o.vias.iter() {
+                if let Some(l) = self.links.get_mut(v.link as usize) {
+                    if l.mac == o.mac {
+                        l.rq = 0;
+                        l.span = 0;
+                    }
+                }
+            }
+        }
     }
 
     fn drop_links_on(&mut self, iface: IfaceId, reason: NeighbourDownReason) {

@@ -7,11 +7,17 @@ use rand_core::RngCore;
 
 use crate::api::{Event, IfaceId};
 use crate::config::{SECONDARY_TTL, TQ_LOCAL_WINDOW};
-use crate::neigh::{combine, hop_penalty, link_quality};
+use crate::neigh::{combine, hop_penalty};
 use crate::node::Node;
 use crate::orig::Via;
 use crate::seqno::{self, Protection};
 use crate::wire::{Mac, OgmFlags, OgmIter, OgmPacket, OgmRepr, TQ_MAX};
+
+/// Per-frame lookups shared by the OGMs of one aggregate.
+struct FrameCache {
+    link: Option<u32>,
+    src_routed: Option<bool>,
+}
 
 /// batman-adv's duplicate status of an OGM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,16 +91,32 @@ impl<R: RngCore> Node<R> {
     }
 
     /// Process a frame of (possibly aggregated) OGMs.
+    /// The sender's link and whether we route to it are looked up once per
+    /// frame, not once per aggregated OGM.
     pub(crate) fn recv_ogm_frame(&mut self, iface: IfaceId, src: Mac, payload: &[u8]) {
+        let mut cache = FrameCache {
+            link: None,
+            src_routed: None,
+        };
         for ogm in OgmIter::new(payload) {
             match ogm {
-                Ok(p) => self.recv_ogm(iface, src, &p),
+                Ok(p) => self.recv_ogm(iface, src, &p, &mut cache),
                 Err(e) => self.count_parse_error(e),
             }
         }
     }
 
-    fn recv_ogm(&mut self, iface: IfaceId, src: Mac, p: &OgmPacket<&[u8]>) {
+    fn cached_link(&mut self, iface: IfaceId, src: Mac, cache: &mut FrameCache) -> Option<u32> {
+        if let Some(l) = cache.link {
+            if self.links.key(l as usize) == Some((iface.0, src)) {
+                return Some(l);
+            }
+        }
+        cache.link = self.link_get_or_create(iface, src);
+        cache.link
+    }
+
+    fn recv_ogm(&mut self, iface: IfaceId, src: Mac, p: &OgmPacket<&[u8]>, cache: &mut FrameCache) {
         self.stats.rx_ogm += 1;
         let o = match OgmRepr::parse(p) {
             Ok(o) => o,
@@ -122,7 +144,11 @@ impl<R: RngCore> Node<R> {
             return;
         }
         let single_hop = src == o.orig;
-        let Some(link) = self.link_get_or_create(iface, src) else {
+        if single_hop {
+            // The sender's own OGM may change whether we route to it.
+            cache.src_routed = None;
+        }
+        let Some(link) = self.cached_link(iface, src, cache) else {
             return;
         };
         let Some(oid) = self.orig_get_or_create(o.orig) else {
@@ -146,11 +172,12 @@ impl<R: RngCore> Node<R> {
         }
         // A multi-hop OGM must come from a neighbour we route to.
         if !single_hop {
-            let routed = self
-                .origs
-                .find(&src)
-                .and_then(|i| self.origs.get(i))
-                .is_some_and(|n| n.router.is_some());
+            let routed = *cache.src_routed.get_or_insert_with(|| {
+                self.origs
+                    .find(&src)
+                    .and_then(|i| self.origs.get(i))
+                    .is_some_and(|n| n.router.is_some())
+            });
             if !routed {
                 self.stats.drop_ogm_rules += 1;
                 return;
@@ -182,7 +209,7 @@ impl<R: RngCore> Node<R> {
             if dup == Dup::No {
                 orig.last_ttl = o.ttl;
             }
-            self.select_route(oid);
+            self.ranked(oid, link);
         }
 
         let orig = self.origs.get(oid).expect("live id");
@@ -234,17 +261,9 @@ impl<R: RngCore> Node<R> {
     /// Our own link quality towards the neighbour of `link`:
     /// `(tq_own, asymmetry penalty)`.
     pub(crate) fn link_factors(&self, link: u32) -> (u32, u32) {
-        let Some(l) = self.links.get(link as usize) else {
-            return (0, 0);
-        };
-        let via = self
-            .origs
-            .find(&l.mac)
-            .and_then(|i| self.origs.get(i))
-            .and_then(|o| o.via(link));
-        let rq = via.map_or(0, Via::real_count);
-        let span = via.map_or(0, |v| v.span as u32);
-        link_quality(l.echo_count(), rq, span)
+        self.links
+            .get(link as usize)
+            .map_or((0, 0), |l| l.quality())
     }
 
     /// batman-adv's `update_seqnos`: move every via's window, mark the one
@@ -257,6 +276,12 @@ impl<R: RngCore> Node<R> {
             for v in orig.vias.iter_mut() {
                 v.real_bits = u64::from(v.link == link);
                 v.span = u8::from(v.link == link);
+                if let Some(l) = self.links.get_mut(v.link as usize) {
+                    if l.mac == orig.mac {
+                        l.rq = v.real_bits.count_ones() as u8;
+                        l.span = v.span;
+                    }
+                }
             }
             orig.last_real_seqno = Some(seqno);
             orig.round_start = now;
@@ -277,6 +302,7 @@ impl<R: RngCore> Node<R> {
         }
         let mut ret = Dup::No;
         let mut moved = false;
+        let orig_mac = orig.mac;
         for v in orig.vias.iter_mut() {
             let is_dup = seqno::test_bit(v.real_bits, last, seqno);
             let mark = v.link == link;
@@ -293,6 +319,13 @@ impl<R: RngCore> Node<R> {
                 v.span = (v.span as i32 + d).min(TQ_LOCAL_WINDOW as i32) as u8;
             } else if mark && v.span == 0 {
                 v.span = 1;
+            }
+            // The neighbour's own originator: keep its link's rq current.
+            if let Some(l) = self.links.get_mut(v.link as usize) {
+                if l.mac == orig_mac {
+                    l.rq = v.real_count() as u8;
+                    l.span = v.span;
+                }
             }
         }
         if moved {
@@ -395,17 +428,10 @@ impl<R: RngCore> Node<R> {
                 .min_by_key(|(_, v)| (orig.score(v, now, grace), v.last_seen))
                 .map(|(i, _)| i);
             match victim {
-                Some(i) => {
-                    orig.vias.swap_remove(i);
-                }
+                Some(i) => orig.vias.swap_remove(i),
                 None => return false,
             }
         }
-        if orig.vias.len() == orig.vias.capacity() {
-            let want = orig.vias.len().max(2).min(cap - orig.vias.len());
-            orig.vias.reserve_exact(want);
-        }
-        orig.vias.push(Via::new(link, now));
-        true
+        orig.vias.push(Via::new(link, now))
     }
 }

@@ -25,13 +25,13 @@
 //! node whose only remaining neighbours learned the route through it waits
 //! for the next seqno (one OGM interval) instead of looping.
 
-use crate::config::TQ_GLOBAL_WINDOW;
+use crate::config::{MAX_VIAS_PER_ORIGINATOR, TQ_GLOBAL_WINDOW};
 use crate::seqno::{diff, newer_or_better};
 use crate::time::Instant;
 use crate::wire::Mac;
 
 /// A neighbour link through which an originator's OGMs arrive.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Via {
     /// Index of the link in the node's link table.
     pub link: u32,
@@ -41,11 +41,16 @@ pub(crate) struct Via {
     /// to newest seqno), capped at the window size: the denominator of the
     /// receive ratio while the window is still filling.
     pub span: u8,
-    /// TQ delivered for each of the last distinct seqnos (seqno, tq).
-    pub ring: [(u32, u8); TQ_GLOBAL_WINDOW],
-    pub ring_len: u8,
+    /// The last distinct seqnos delivered (their low 8 bits: a via is
+    /// purged after `PURGE_NEIGHBOUR`, 200 rounds, before they could alias)
+    /// and the best TQ for each.
+    ring_seq: [u8; TQ_GLOBAL_WINDOW],
+    ring_tq: [u8; TQ_GLOBAL_WINDOW],
+    ring_len: u8,
     /// Newest (seqno, TQ field as received) this neighbour advertised.
-    pub adv: Option<(u32, u8)>,
+    adv_seq: u32,
+    adv_tq: u8,
+    has_adv: bool,
     pub last_ttl: u8,
     pub last_seen: Instant,
 }
@@ -54,13 +59,8 @@ impl Via {
     pub fn new(link: u32, now: Instant) -> Self {
         Via {
             link,
-            real_bits: 0,
-            span: 0,
-            ring: [(0, 0); TQ_GLOBAL_WINDOW],
-            ring_len: 0,
-            adv: None,
-            last_ttl: 0,
             last_seen: now,
+            ..Via::default()
         }
     }
 
@@ -69,47 +69,63 @@ impl Via {
         self.real_bits.count_ones()
     }
 
+    /// (seqno diff from `end`, tq) of each entry.
+    fn entries(&self, end: u32) -> impl Iterator<Item = (i8, u8)> + '_ {
+        let n = self.ring_len as usize;
+        let lo = end as u8;
+        self.ring_seq[..n]
+            .iter()
+            .map(move |s| lo.wrapping_sub(*s) as i8)
+            .zip(self.ring_tq[..n].iter().copied())
+    }
+
     /// Remember the TQ delivered for `seqno` (keeping the best per seqno and
     /// the newest `TQ_GLOBAL_WINDOW` seqnos).
     pub fn record(&mut self, seqno: u32, tq: u8) {
         let n = self.ring_len as usize;
-        if let Some(e) = self.ring[..n].iter_mut().find(|e| e.0 == seqno) {
-            e.1 = e.1.max(tq);
+        let lo = seqno as u8;
+        if let Some(i) = self.ring_seq[..n].iter().position(|s| *s == lo) {
+            self.ring_tq[i] = self.ring_tq[i].max(tq);
             return;
         }
         if n < TQ_GLOBAL_WINDOW {
-            self.ring[n] = (seqno, tq);
+            self.ring_seq[n] = lo;
+            self.ring_tq[n] = tq;
             self.ring_len += 1;
             return;
         }
         // Replace the oldest entry, if the new seqno is newer than it.
-        let (oldest, _) = self
-            .ring
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, e)| diff(e.0, seqno))
-            .expect("ring is full");
-        if diff(seqno, self.ring[oldest].0) > 0 {
-            self.ring[oldest] = (seqno, tq);
+        let age = |s: u8| lo.wrapping_sub(s) as i8;
+        let oldest = (0..TQ_GLOBAL_WINDOW)
+            .max_by_key(|i| age(self.ring_seq[*i]))
+            .unwrap_or(0);
+        if age(self.ring_seq[oldest]) > 0 {
+            self.ring_seq[oldest] = lo;
+            self.ring_tq[oldest] = tq;
         }
     }
 
     /// Note what the neighbour advertised (newest seqno, best TQ for it).
     pub fn advertise(&mut self, seqno: u32, tq: u8) {
-        self.adv = match self.adv {
-            Some((s, q)) if s == seqno => Some((s, q.max(tq))),
-            Some((s, _)) if diff(seqno, s) < 0 => self.adv,
-            _ => Some((seqno, tq)),
-        };
+        if !self.has_adv || diff(seqno, self.adv_seq) > 0 {
+            (self.adv_seq, self.adv_tq, self.has_adv) = (seqno, tq, true);
+        } else if seqno == self.adv_seq {
+            self.adv_tq = self.adv_tq.max(tq);
+        }
+    }
+
+    /// Newest (seqno, TQ) advertised, if any.
+    pub fn adv(&self) -> Option<(u32, u8)> {
+        self.has_adv.then_some((self.adv_seq, self.adv_tq))
     }
 
     /// The loss-aware score (see module docs): `end` is the newest seqno
     /// that counts.
     pub fn score(&self, end: u32) -> u8 {
-        let sum: u32 = self.ring[..self.ring_len as usize]
-            .iter()
-            .filter(|(s, _)| (0..TQ_GLOBAL_WINDOW as i32).contains(&diff(end, *s)))
-            .map(|(_, q)| *q as u32)
+        let sum: u32 = self
+            .entries(end)
+            .filter(|(d, _)| (0..TQ_GLOBAL_WINDOW as i8).contains(d))
+            .map(|(_, q)| q as u32)
             .sum();
         // Rounded up: a via that delivered anything in the window keeps a
         // non-zero score however low its TQ (as batman-adv's average of
@@ -119,9 +135,7 @@ impl Via {
 
     /// Did this via deliver `seqno`?
     pub fn delivered(&self, seqno: u32) -> bool {
-        self.ring[..self.ring_len as usize]
-            .iter()
-            .any(|(s, _)| *s == seqno)
+        self.ring_seq[..self.ring_len as usize].contains(&(seqno as u8))
     }
 
     /// Forget everything learned under the old seqno space (restart).
@@ -129,7 +143,58 @@ impl Via {
         self.real_bits = 0;
         self.span = 0;
         self.ring_len = 0;
-        self.adv = None;
+        self.has_adv = false;
+    }
+}
+
+/// The vias of one originator, stored inline (no heap): at most
+/// [`MAX_VIAS_PER_ORIGINATOR`] of them, so an originator's worst-case size
+/// is known at compile time and one OGM touches one contiguous block.
+#[derive(Debug, Clone)]
+pub(crate) struct ViaSet {
+    items: [Via; MAX_VIAS_PER_ORIGINATOR],
+    len: u8,
+}
+
+impl ViaSet {
+    pub fn new() -> Self {
+        ViaSet {
+            items: [Via::default(); MAX_VIAS_PER_ORIGINATOR],
+            len: 0,
+        }
+    }
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+    pub fn iter(&self) -> core::slice::Iter<'_, Via> {
+        self.items[..self.len as usize].iter()
+    }
+    pub fn iter_mut(&mut self) -> core::slice::IterMut<'_, Via> {
+        self.items[..self.len as usize].iter_mut()
+    }
+    /// False when full.
+    pub fn push(&mut self, v: Via) -> bool {
+        if self.len() >= MAX_VIAS_PER_ORIGINATOR {
+            return false;
+        }
+        self.items[self.len as usize] = v;
+        self.len += 1;
+        true
+    }
+    pub fn swap_remove(&mut self, i: usize) {
+        let last = self.len as usize - 1;
+        self.items.swap(i, last);
+        self.len -= 1;
+    }
+    pub fn retain(&mut self, mut keep: impl FnMut(&Via) -> bool) {
+        let mut i = 0;
+        while i < self.len() {
+            if keep(&self.items[i]) {
+                i += 1;
+            } else {
+                self.swap_remove(i);
+            }
+        }
     }
 }
 
@@ -149,7 +214,7 @@ pub(crate) struct Orig {
     pub fd: Option<(u32, u8)>,
     /// Link index of the current next hop.
     pub router: Option<u32>,
-    pub vias: Vec<Via>,
+    pub vias: ViaSet,
     /// Broadcast duplicate window.
     pub bcast_bits: u64,
     pub bcast_last: Option<u32>,
@@ -172,7 +237,7 @@ impl Orig {
             last_ttl: 0,
             fd: None,
             router: None,
-            vias: Vec::new(),
+            vias: ViaSet::new(),
             bcast_bits: 0,
             bcast_last: None,
             bcast_reset: None,
@@ -209,7 +274,7 @@ impl Orig {
 
     /// May `via` be our next hop without risking a loop?
     pub fn feasible(&self, via: &Via) -> bool {
-        match (via.adv, self.fd) {
+        match (via.adv(), self.fd) {
             (None, _) => false,
             (Some(_), None) => true,
             (Some((s, q)), Some((fs, fq))) => newer_or_better(s, q, fs, fq),
@@ -248,7 +313,7 @@ mod tests {
         }
         v.record(16, 200);
         v.record(9, 250); // older than everything: ignored
-        assert_eq!(v.ring_len, 5);
+        assert_eq!(v.entries(16).count(), 5);
         assert_eq!(v.score(16), 120); // (4 * 100 + 200) / 5
         assert!(!v.delivered(11));
         assert!(v.delivered(12));

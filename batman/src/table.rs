@@ -5,27 +5,37 @@ use crate::wire::Mac;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// A tiny deterministic hasher for MAC keys (FNV-1a over the bytes, then a
-/// multiply to spread them). Iteration never goes through the map, so its
-/// order does not matter; determinism keeps runs reproducible anyway.
+/// A tiny deterministic hasher for MAC keys: keys hash as one `u64` (see
+/// `Mac`'s `Hash`) and an interface byte, mixed by a multiply-xorshift.
+/// Iteration never goes through the map, so its order does not matter;
+/// determinism keeps runs reproducible anyway.
 #[derive(Default, Clone, Copy)]
 pub struct MacHasher(u64);
 
+impl MacHasher {
+    #[inline]
+    fn mix(&mut self, v: u64) {
+        let x = (self.0 ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = x ^ (x >> 29);
+    }
+}
+
 impl Hasher for MacHasher {
     fn finish(&self) -> u64 {
-        self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for b in bytes {
-            h ^= *b as u64;
-            h = h.wrapping_mul(0x100_0000_01b3);
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.mix(u64::from_le_bytes(b));
         }
-        self.0 = h;
+    }
+    fn write_u8(&mut self, v: u8) {
+        self.mix(v as u64 | 0x100);
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.mix(v);
     }
 }
 

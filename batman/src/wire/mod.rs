@@ -113,8 +113,15 @@ impl PacketType {
 }
 
 /// A 48-bit MAC address (originator, neighbour or client address).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Mac(pub [u8; 6]);
+
+impl core::hash::Hash for Mac {
+    /// One `u64` write: table lookups by MAC are on the per-OGM hot path.
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.to_u64());
+    }
+}
 
 impl Mac {
     /// ff:ff:ff:ff:ff:ff
@@ -127,6 +134,12 @@ impl Mac {
         let mut m = [0u8; 6];
         m.copy_from_slice(&b[..6]);
         Mac(m)
+    }
+
+    /// The six bytes as the low 48 bits of a `u64` (big-endian order).
+    pub fn to_u64(&self) -> u64 {
+        let b = &self.0;
+        u64::from_be_bytes([0, 0, b[0], b[1], b[2], b[3], b[4], b[5]])
     }
 
     /// The raw bytes.
