@@ -39,7 +39,7 @@ impl<R: RngCore> Node<R> {
             | PacketType::Unicast4Addr
             | PacketType::UnicastFrag
             | PacketType::Icmp
-            | PacketType::UnicastTvlv => self.recv_unicast_kind(iface, dst, ty, payload),
+            | PacketType::UnicastTvlv => self.recv_unicast_kind(iface, src, dst, ty, payload),
             // BATMAN V, network coding, batman multicast: not spoken here.
             _ => self.stats.drop_unknown_type += 1,
         }
@@ -57,7 +57,14 @@ impl<R: RngCore> Node<R> {
         }
     }
 
-    fn recv_unicast_kind(&mut self, iface: IfaceId, dst: Mac, ty: PacketType, payload: &[u8]) {
+    fn recv_unicast_kind(
+        &mut self,
+        iface: IfaceId,
+        src: Mac,
+        dst: Mac,
+        ty: PacketType,
+        payload: &[u8],
+    ) {
         if let Err(e) = Self::check_unicast_kind(ty, payload) {
             return self.count_parse_error(e);
         }
@@ -77,7 +84,7 @@ impl<R: RngCore> Node<R> {
         }
         let dest = wire::mac_at(&buf, DEST);
         if self.is_own_mac(dest) {
-            return self.deliver_local(ty, &buf);
+            return self.deliver_local(iface, src, ty, &buf);
         }
         let ttl = buf[TTL];
         if ttl < 2 {
@@ -106,7 +113,7 @@ impl<R: RngCore> Node<R> {
         }
     }
 
-    fn deliver_local(&mut self, ty: PacketType, buf: &[u8]) {
+    fn deliver_local(&mut self, iface: IfaceId, src: Mac, ty: PacketType, buf: &[u8]) {
         match ty {
             PacketType::Unicast => {
                 let p = UnicastPacket::new_unchecked(buf);
@@ -130,12 +137,26 @@ impl<R: RngCore> Node<R> {
                     self.stats.drop_malformed += 1;
                     return;
                 }
-                let (orig, data) = (p.src(), p.tvlv().to_vec());
-                self.push_event(Event::Tvlv {
-                    orig,
-                    unicast: true,
-                    data,
-                });
+                // meshd's own one-hop TVLVs are handled here; anything else
+                // goes to the upper layers.
+                let mut other = false;
+                for t in p.tvlv_iter().flatten() {
+                    if u8::from(t.tvlv_type) == crate::withdraw::TVLV_WITHDRAW
+                        && t.version == crate::withdraw::TVLV_WITHDRAW_VERSION
+                    {
+                        self.recv_withdrawal(iface, src, t.value);
+                    } else {
+                        other = true;
+                    }
+                }
+                if other {
+                    let (orig, data) = (p.src(), p.tvlv().to_vec());
+                    self.push_event(Event::Tvlv {
+                        orig,
+                        unicast: true,
+                        data,
+                    });
+                }
             }
             // Fragments are forwarded like any unicast kind; reassembly of
             // fragments addressed to us is not implemented yet.

@@ -48,6 +48,7 @@ mod table;
 pub mod time;
 mod txq;
 pub mod wire;
+pub mod withdraw;
 
 pub use api::*;
 pub use config::{Config, ConfigError, Limits};

@@ -39,6 +39,9 @@ pub struct Node<R: RngCore> {
     next_purge: Instant,
     pub(crate) ogm_tvlvs: Vec<u8>,
     pub(crate) bcast_seqno: u32,
+    /// Originators whose route went away during the current input (see
+    /// `withdraw.rs`); at most `max_originators`.
+    pub(crate) withdrawn: Vec<Mac>,
 }
 
 impl<R: RngCore> Node<R> {
@@ -62,6 +65,7 @@ impl<R: RngCore> Node<R> {
             next_purge: now + PURGE_PERIOD,
             ogm_tvlvs: Vec::new(),
             bcast_seqno,
+            withdrawn: Vec::new(),
             config,
         })
     }
@@ -132,6 +136,7 @@ impl<R: RngCore> Node<R> {
                 .position(Option::is_some)
                 .map(|i| IfaceId(i as u8));
         }
+        self.flush_withdrawals();
         Ok(())
     }
 
@@ -153,6 +158,7 @@ impl<R: RngCore> Node<R> {
         } else {
             self.drop_links_on(iface, NeighbourDownReason::Carrier);
             self.txq.flush_iface(iface);
+            self.flush_withdrawals();
         }
     }
 
@@ -162,6 +168,7 @@ impl<R: RngCore> Node<R> {
         if let Some(id) = self.links.find(&(iface.0, mac)) {
             self.drop_link(id, NeighbourDownReason::Lost);
         }
+        self.flush_withdrawals();
     }
 
     // ----- inputs ---------------------------------------------------------
@@ -203,6 +210,7 @@ impl<R: RngCore> Node<R> {
             wire::PacketType::IvOgm => self.recv_ogm_frame(iface, src, payload),
             _ => self.recv_data(iface, src, dst, ty, payload),
         }
+        self.flush_withdrawals();
     }
 
     /// Run timers due at `now`: own OGMs, route re-evaluation, purges.
@@ -244,6 +252,7 @@ impl<R: RngCore> Node<R> {
             self.next_purge = now + PURGE_PERIOD;
             self.purge();
         }
+        self.flush_withdrawals();
     }
 
     /// TVLV area appended to every own primary OGM from now on (must be a
@@ -530,6 +539,12 @@ impl<R: RngCore> Node<R> {
             l.router_refs += 1;
         }
         self.stats.route_changes += 1;
+        if new.is_none()
+            && old.is_some()
+            && self.withdrawn.len() < self.config.limits.max_originators
+        {
+            self.withdrawn.push(mac);
+        }
         let next_hop = self.router_of(oid);
         self.push_event(Event::RouteChanged {
             orig: mac,

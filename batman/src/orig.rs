@@ -138,6 +138,13 @@ impl Via {
         self.ring_seq[..self.ring_len as usize].contains(&(seqno as u8))
     }
 
+    /// Forget what this neighbour said about routes (it withdrew them); the
+    /// receive window, which measures the link, stays.
+    pub fn forget_routes(&mut self) {
+        self.ring_len = 0;
+        self.has_adv = false;
+    }
+
     /// Forget everything learned under the old seqno space (restart).
     pub fn reset(&mut self) {
         self.real_bits = 0;

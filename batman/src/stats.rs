@@ -23,6 +23,9 @@ pub struct Stats {
     pub rx_icmp: u64,
     pub tx_icmp: u64,
     pub rx_unicast_tvlv: u64,
+    /// Route withdrawals (meshd TVLV 0xa1) sent and received.
+    pub tx_withdrawals: u64,
+    pub rx_withdrawals: u64,
     /// Frames that failed to parse (truncated, bad lengths, bad fields).
     pub drop_malformed: u64,
     /// Frames with a compat version other than 15.

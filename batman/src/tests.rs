@@ -508,3 +508,53 @@ fn unicast_tvlv_is_delivered_as_an_event() {
                 data: area.to_vec()
             }));
 }
+
+/// A square D(0) - Y(1) - X(2) - Z(3) - D. X reaches D at two hops either
+/// way; take a seed where it goes through Y. Cut D-Y by carrier: Y's only
+/// other neighbour X is not closer to D (infeasible), so Y has no route and
+/// withdraws it; X, told so, moves to Z (closer, feasible) within the
+/// withdrawal's one-hop delivery instead of an OGM round.
+#[test]
+fn withdrawal_moves_a_neighbour_off_a_dead_route_at_once() {
+    let (mut net, dy) = (1..50)
+        .find_map(|seed| {
+            let mut net = Net::new(4, seed);
+            let dy = net.wire(0, 1);
+            net.wire(1, 2);
+            net.wire(2, 3);
+            net.wire(3, 0);
+            net.run(secs(10), true);
+            let via = net.nodes[2]
+                .next_hop(net.primary(0))
+                .and_then(|h| net.owner(h.mac));
+            (via == Some(1)).then_some((net, dy))
+        })
+        .expect("some seed routes X through Y");
+    let d = net.primary(0);
+    let ((_, ia), (_, ib), _) = net.wires[dy];
+    net.wires[dy].2 = false;
+    let now = net.now;
+    net.nodes[0].set_carrier(now, ia, false);
+    net.nodes[1].set_carrier(now, ib, false);
+    assert!(net.nodes[1].next_hop(d).is_none(), "Y: no feasible route");
+    assert!(net.nodes[1].stats().tx_withdrawals >= 1);
+    net.run(now + Duration::from_millis(5), true);
+    assert!(net.nodes[2].stats().rx_withdrawals >= 1);
+    let h = net.nodes[2].next_hop(d).and_then(|h| net.owner(h.mac));
+    assert_eq!(h, Some(3), "X moved to Z at once");
+    // and Y gets a route back through X by the next round
+    net.run(now + Duration::from_millis(1300), true);
+    assert_eq!(
+        net.nodes[1].next_hop(d).and_then(|h| net.owner(h.mac)),
+        Some(2)
+    );
+}
+
+#[test]
+fn withdrawal_values_are_checked() {
+    assert!(crate::withdraw::parse(&[1, 2, 3]).is_err());
+    let v: Vec<Mac> = crate::withdraw::parse(&[2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2])
+        .unwrap()
+        .collect();
+    assert_eq!(v, vec![mac(0, 1), mac(0, 2)]);
+}

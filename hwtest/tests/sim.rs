@@ -222,20 +222,15 @@ fn cut_path(seed: u64, state: LinkState) -> Cut {
 
 /// (3b) Carrier-down cut of a path link: the ends drop the neighbour at
 /// once and switch, in the same step, to a *feasible* candidate (one
-/// strictly closer to the destination than they are). Where a cut end has
-/// none (e.g. n02 cut from n01 while the pongs run n22-n12-n02-n01: n12 is
-/// as far from n00 as n02, so it might route through n02), that end waits
-/// for the destination's next OGM round rather than risk a loop: bounded by
-/// one round plus its flood over the diameter. Asserted: every seed within
-/// that bound, the route off the cut link and back on a shortest path, no
-/// loss after recovery, and most seeds (>= 3 of 5) lose no ping at all
-/// (gap <= 2 ping intervals). Seeds 1-5 against the core of 2026-11-25:
-/// 1 and 5 hit the infeasible case (gaps of 150-250 ms), 2-4 lose nothing.
-/// A meshd-only seqno request would close the gap; see docs/design.md.
+/// strictly closer to the destination than they are). A cut end with no
+/// feasible candidate (e.g. n02 cut from n01 while the pongs run
+/// n22-n12-n02-n01: n12 routes to n00 through n02) withdraws the route
+/// (meshd's withdrawal TVLV), so n12 moves to its own alternative at once
+/// instead of waiting a round. The bar is babeld -l's: no lost ping (gap
+/// <= 2 ping intervals), on every seed. Measured (bench, 20 seeds each on
+/// 3x3 and 10x10): every gap 50 ms, no ping lost.
 #[test]
 fn carrier_down_cut_reroutes_without_losing_a_ping() {
-    let bound = round() + per_hop(LinkParams::wired().max_delay()) * 4 + ROUTE_GRACE;
-    let mut lossless = 0;
     for seed in 1..=5 {
         let c = cut_path(seed, LinkState::Down);
         assert!(
@@ -244,12 +239,12 @@ fn carrier_down_cut_reroutes_without_losing_a_ping() {
         );
         assert_eq!(c.path_after.len(), 4, "seed {seed}: a shortest path again");
         assert_eq!(c.lost_after_recovery, 0, "seed {seed}");
-        assert!(c.gap <= bound, "seed {seed}: gap {:?} > {bound:?}", c.gap);
-        if c.gap <= Duration::from_millis(100) {
-            lossless += 1;
-        }
+        assert!(
+            c.gap <= Duration::from_millis(100),
+            "seed {seed}: gap {:?}",
+            c.gap
+        );
     }
-    assert!(lossless >= 3, "only {lossless} of 5 seeds lost no ping");
 }
 
 /// (3a) Silent cut of a path link: nobody is told; the route moves when the
