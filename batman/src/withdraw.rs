@@ -31,7 +31,7 @@ pub const TVLV_WITHDRAW_VERSION: u8 = 1;
 
 /// Parse the value of a withdrawal TVLV into originator MACs.
 pub fn parse(value: &[u8]) -> Result<impl Iterator<Item = Mac> + '_, wire::Error> {
-    if value.len() % 6 != 0 {
+    if !value.len().is_multiple_of(6) {
         return Err(wire::Error::Malformed(
             "withdrawal length is not a multiple of 6",
         ));
