@@ -188,7 +188,14 @@ impl<R: RngCore> Node<R> {
         self.stats.rx_frames += 1;
         self.stats.rx_bytes += (payload.len() + wire::ETH_HLEN) as u64;
         match self.iface(iface) {
-            Some(i) if i.up => {}
+            Some(i) if i.up => {
+                // Nothing larger than the interface's MTU is ever kept, so
+                // queued frames and events are bounded by it.
+                if payload.len() > i.cfg.mtu as usize {
+                    self.stats.drop_oversize += 1;
+                    return;
+                }
+            }
             _ => {
                 self.stats.drop_unknown_type += 1;
                 return;
@@ -387,6 +394,7 @@ impl<R: RngCore> Node<R> {
             + events
             + self.regrade.capacity() * core::mem::size_of::<(Instant, u32, Mac)>()
             + self.ifaces.capacity() * core::mem::size_of::<Option<Iface>>()
+            + self.withdrawn.capacity() * core::mem::size_of::<Mac>()
             + self.ogm_tvlvs.capacity();
         MemoryUsage {
             originators: self.origs.len(),
@@ -399,17 +407,28 @@ impl<R: RngCore> Node<R> {
     }
 
     /// Worst case of [`memory_usage`](Self::memory_usage)`().bytes` under
-    /// the configured limits, whatever arrives: every table full, every
-    /// queued frame at the largest size (an aggregate or a 64 KiB frame),
-    /// every event carrying a full-size frame.
+    /// the configured limits and the current interfaces, whatever arrives:
+    /// every table full, every queued frame and every event as large as the
+    /// largest interface MTU (larger frames are refused at the door), queues
+    /// at twice their cap (a growing `Vec` may double).
     pub fn memory_bound(&self) -> usize {
         let l = &self.config.limits;
-        let max_frame = 65_536;
+        let max_frame = self
+            .ifaces
+            .iter()
+            .flatten()
+            .map(|i| i.cfg.mtu as usize)
+            .max()
+            .unwrap_or(0)
+            .max(crate::config::MAX_AGGREGATION_BYTES);
         Slab::<Mac, Orig>::heap_bound(l.max_originators)
             + Slab::<LinkKey, Link>::heap_bound(l.max_neighbours)
-            + l.max_tx_queue.max(8) * (core::mem::size_of::<crate::txq::Pending>() + max_frame)
-            + l.max_event_queue.max(8) * 2 * (core::mem::size_of::<Event>() + max_frame)
+            + l.max_tx_queue.max(8) * 2 * core::mem::size_of::<crate::txq::Pending>()
+            + l.max_tx_queue.max(8) * max_frame
+            + l.max_event_queue.max(8) * 2 * core::mem::size_of::<Event>()
+            + l.max_event_queue.max(8) * max_frame
             + l.max_originators.max(8) * 2 * core::mem::size_of::<(Instant, u32, Mac)>()
+            + l.max_originators.max(8) * 2 * core::mem::size_of::<Mac>()
             + l.max_interfaces * core::mem::size_of::<Option<Iface>>()
             + self.ogm_tvlvs.capacity()
     }

@@ -28,6 +28,8 @@ pub struct Stats {
     pub rx_withdrawals: u64,
     /// Frames that failed to parse (truncated, bad lengths, bad fields).
     pub drop_malformed: u64,
+    /// Frames larger than the receiving interface's MTU.
+    pub drop_oversize: u64,
     /// Frames with a compat version other than 15.
     pub drop_version: u64,
     /// Frames of a packet type we do not handle (BATMAN V, coded, ...).

@@ -558,3 +558,15 @@ fn withdrawal_values_are_checked() {
         .collect();
     assert_eq!(v, vec![mac(0, 1), mac(0, 2)]);
 }
+
+#[test]
+fn memory_bound_is_tight_enough_for_a_router() {
+    let mut net = Net::new(1, 3);
+    net.add_iface(0);
+    let b = net.nodes[0].memory_bound();
+    // Default limits, one 1500-byte interface: a few MiB, well inside the
+    // 4 MiB RSS budget's order of magnitude and a 64 MB router.
+    assert!(b < 8 << 20, "bound {b} bytes");
+    let m = net.nodes[0].memory_usage().bytes;
+    assert!(m <= b);
+}
