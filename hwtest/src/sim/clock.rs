@@ -54,25 +54,22 @@ pub fn secs(t: Instant) -> f64 {
     t.as_micros() as f64 / 1e6
 }
 
-struct Entry<T> {
+/// A heap key: small, so that sifting moves 24 bytes, not whole items
+/// (which sit in the queue's slab).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Key {
     at: Instant,
     seq: u64,
-    item: T,
+    slot: u32,
 }
 
-impl<T> PartialEq for Entry<T> {
-    fn eq(&self, other: &Self) -> bool {
-        self.at == other.at && self.seq == other.seq
-    }
-}
-impl<T> Eq for Entry<T> {}
-impl<T> PartialOrd for Entry<T> {
+impl PartialOrd for Key {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl<T> Ord for Entry<T> {
-    /// Reversed, so that `BinaryHeap` (a max-heap) pops the earliest first.
+impl Ord for Key {
+    /// Reversed: `BinaryHeap` is a max-heap and we want the earliest first.
     fn cmp(&self, other: &Self) -> Ordering {
         other
             .at
@@ -81,9 +78,11 @@ impl<T> Ord for Entry<T> {
     }
 }
 
-/// A priority queue of timed items: earliest first, ties in insertion order.
+/// Items ordered by time, then by insertion sequence.
 pub struct EventQueue<T> {
-    heap: BinaryHeap<Entry<T>>,
+    heap: BinaryHeap<Key>,
+    items: Vec<Option<T>>,
+    free: Vec<u32>,
     seq: u64,
 }
 
@@ -97,6 +96,8 @@ impl<T> EventQueue<T> {
     pub fn new() -> Self {
         EventQueue {
             heap: BinaryHeap::new(),
+            items: Vec::new(),
+            free: Vec::new(),
             seq: 0,
         }
     }
@@ -104,7 +105,17 @@ impl<T> EventQueue<T> {
     pub fn push(&mut self, at: Instant, item: T) {
         let seq = self.seq;
         self.seq += 1;
-        self.heap.push(Entry { at, seq, item });
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.items[i as usize] = Some(item);
+                i
+            }
+            None => {
+                self.items.push(Some(item));
+                (self.items.len() - 1) as u32
+            }
+        };
+        self.heap.push(Key { at, seq, slot });
     }
     /// Time of the earliest item.
     pub fn peek_time(&self) -> Option<Instant> {
@@ -112,7 +123,12 @@ impl<T> EventQueue<T> {
     }
     /// Remove the earliest item.
     pub fn pop(&mut self) -> Option<(Instant, T)> {
-        self.heap.pop().map(|e| (e.at, e.item))
+        let k = self.heap.pop()?;
+        let item = self.items[k.slot as usize]
+            .take()
+            .expect("every key has its item");
+        self.free.push(k.slot);
+        Some((k.at, item))
     }
     /// Remove the earliest item if it is due at or before `limit`.
     pub fn pop_due(&mut self, limit: Instant) -> Option<(Instant, T)> {
