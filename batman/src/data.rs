@@ -12,6 +12,7 @@ use rand_core::RngCore;
 
 use crate::api::*;
 use crate::config::{BCAST_REPEAT_DELAY, BCAST_WINDOW, RESET_PROTECTION};
+use crate::frag::Added;
 use crate::node::Node;
 use crate::seqno::{self, Protection};
 use crate::time::Instant;
@@ -158,8 +159,33 @@ impl<R: RngCore> Node<R> {
                     });
                 }
             }
-            // Fragments are forwarded like any unicast kind; reassembly of
-            // fragments addressed to us is not implemented yet.
+            PacketType::UnicastFrag => {
+                let p = wire::FragPacket::new_unchecked(buf);
+                self.stats.rx_frag += 1;
+                if self.origs.find(&p.orig()).is_none() {
+                    self.stats.drop_unknown_orig += 1;
+                    return;
+                }
+                match self.frags.add(&p, self.now) {
+                    Added::Pending => {}
+                    Added::Dropped => self.stats.drop_malformed += 1,
+                    Added::Complete(pkt) => {
+                        self.stats.frag_merged += 1;
+                        match wire::peek_type(&pkt) {
+                            // A merged packet is never itself a fragment.
+                            Ok(ty)
+                                if ty != PacketType::UnicastFrag
+                                    && PacketType::is_unicast(ty as u8) =>
+                            {
+                                let dst = self.iface(iface).map_or(Mac::ZERO, |i| i.cfg.mac);
+                                self.recv_unicast_kind(iface, src, dst, ty, &pkt);
+                            }
+                            Ok(_) => self.stats.drop_unknown_type += 1,
+                            Err(e) => self.count_parse_error(e),
+                        }
+                    }
+                }
+            }
             _ => self.stats.drop_unknown_type += 1,
         }
     }
@@ -186,15 +212,30 @@ impl<R: RngCore> Node<R> {
         Some((self.router_of(oid)?, oid))
     }
 
-    /// Queue a packet we originate towards `dest`.
+    /// Queue a packet we originate towards `dest`, in fragments when it is
+    /// larger than the outgoing interface's MTU (up to 16 x 1280 bytes).
     fn send_routed(&mut self, dest: Mac, pkt: Vec<u8>) -> Result<(), SendError> {
         let (hop, oid) = self.route_to(dest).ok_or(SendError::NoRoute(dest))?;
         let mtu = self.iface(hop.iface).map_or(0, |i| i.cfg.mtu as usize);
         if pkt.len() > mtu {
-            return Err(SendError::TooBig {
-                len: pkt.len(),
-                mtu,
-            });
+            let me = self.primary_mac().ok_or(SendError::NoInterface)?;
+            let seqno = self.frag_seqno;
+            let frags = crate::frag::split(&pkt, mtu, me, dest, seqno, self.config.ttl).ok_or(
+                SendError::TooBig {
+                    len: pkt.len(),
+                    mtu: crate::frag::MAX_TOTAL,
+                },
+            )?;
+            self.frag_seqno = seqno.wrapping_add(1);
+            self.touch_traffic(oid);
+            for f in frags {
+                if !self.txq.queue(hop.iface, hop.mac, f, self.now) {
+                    self.stats.drop_queue_full += 1;
+                    return Err(SendError::QueueFull);
+                }
+                self.stats.tx_frag += 1;
+            }
+            return Ok(());
         }
         self.touch_traffic(oid);
         if !self.txq.queue(hop.iface, hop.mac, pkt, self.now) {

@@ -37,6 +37,7 @@
 pub mod api;
 pub mod config;
 mod data;
+pub mod frag;
 mod iface;
 mod neigh;
 pub mod node;
@@ -53,6 +54,8 @@ pub mod withdraw;
 pub use api::*;
 pub use config::{Config, ConfigError, Limits};
 pub use node::Node;
+/// The randomness trait the core takes (re-exported so that drivers use the same version).
+pub use rand_core::{self, RngCore};
 pub use stats::Stats;
 pub use time::Instant;
 pub use wire::Mac;

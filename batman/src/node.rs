@@ -42,6 +42,9 @@ pub struct Node<R: RngCore> {
     /// Originators whose route went away during the current input (see
     /// `withdraw.rs`); at most `max_originators`.
     pub(crate) withdrawn: Vec<Mac>,
+    /// Fragments of packets addressed to us, being reassembled.
+    pub(crate) frags: crate::frag::Reassembly,
+    pub(crate) frag_seqno: u16,
 }
 
 impl<R: RngCore> Node<R> {
@@ -66,6 +69,8 @@ impl<R: RngCore> Node<R> {
             ogm_tvlvs: Vec::new(),
             bcast_seqno,
             withdrawn: Vec::new(),
+            frags: crate::frag::Reassembly::default(),
+            frag_seqno: 0,
             config,
         })
     }
@@ -395,6 +400,7 @@ impl<R: RngCore> Node<R> {
             + self.regrade.capacity() * core::mem::size_of::<(Instant, u32, Mac)>()
             + self.ifaces.capacity() * core::mem::size_of::<Option<Iface>>()
             + self.withdrawn.capacity() * core::mem::size_of::<Mac>()
+            + self.frags.heap_bytes()
             + self.ogm_tvlvs.capacity();
         MemoryUsage {
             originators: self.origs.len(),
@@ -430,6 +436,7 @@ impl<R: RngCore> Node<R> {
             + l.max_originators.max(8) * 2 * core::mem::size_of::<(Instant, u32, Mac)>()
             + l.max_originators.max(8) * 2 * core::mem::size_of::<Mac>()
             + l.max_interfaces * core::mem::size_of::<Option<Iface>>()
+            + crate::frag::Reassembly::heap_bound()
             + self.ogm_tvlvs.capacity()
     }
 

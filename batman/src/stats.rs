@@ -23,6 +23,10 @@ pub struct Stats {
     pub rx_icmp: u64,
     pub tx_icmp: u64,
     pub rx_unicast_tvlv: u64,
+    /// Fragments sent and received, and packets reassembled from them.
+    pub tx_frag: u64,
+    pub rx_frag: u64,
+    pub frag_merged: u64,
     /// Route withdrawals (meshd TVLV 0xa1) sent and received.
     pub tx_withdrawals: u64,
     pub rx_withdrawals: u64,
