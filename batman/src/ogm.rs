@@ -85,7 +85,7 @@ impl<R: RngCore> Node<R> {
             .config
             .aggregation
             .then_some(self.config.max_aggregation_delay);
-        if !self.txq.queue_ogm(out, limit, bytes, due, window) {
+        if !self.txq.queue_ogm(out, limit, bytes, (self.now, due), window) {
             self.stats.drop_queue_full += 1;
         }
     }

@@ -52,14 +52,15 @@ impl TxQueue {
         true
     }
 
-    /// Queue one OGM (header + TVLVs) for `iface`, joining a frame already
-    /// due within `[due, due + window]` when it fits. False when full.
+    /// Queue one OGM (header + TVLVs) for `iface`, joining a frame not yet
+    /// sent (due at `now` or later) and due no later than `due + window`
+    /// when it fits. False when full.
     pub fn queue_ogm(
         &mut self,
         iface: IfaceId,
         limit: usize,
         ogm: &[u8],
-        due: Instant,
+        (now, due): (Instant, Instant),
         window: Option<Duration>,
     ) -> bool {
         if let Some(window) = window {
@@ -67,7 +68,7 @@ impl TxQueue {
             if let Some(p) = self.items.iter_mut().find(|p| {
                 p.ogms > 0
                     && p.iface == iface
-                    && p.due >= due
+                    && p.due >= now
                     && p.due <= end
                     && (p.ogms as usize) < MAX_AGGREGATION_PACKETS
                     && p.payload.len() + ogm.len() <= limit
@@ -151,19 +152,19 @@ mod tests {
         let w = Some(Duration::from_millis(100));
         let t = Instant::from_millis(1000);
         let ogm = [0u8; 24];
-        assert!(q.queue_ogm(IfaceId(0), 512, &ogm, t + Duration::from_millis(50), w));
+        assert!(q.queue_ogm(IfaceId(0), 512, &ogm, (t, t + Duration::from_millis(50)), w));
         // due earlier, frame within 100 ms after: joins it
-        assert!(q.queue_ogm(IfaceId(0), 512, &ogm, t, w));
+        assert!(q.queue_ogm(IfaceId(0), 512, &ogm, (t, t), w));
         assert_eq!(q.len(), 1);
         // other interface: own frame
-        assert!(q.queue_ogm(IfaceId(1), 512, &ogm, t, w));
+        assert!(q.queue_ogm(IfaceId(1), 512, &ogm, (t, t), w));
         assert_eq!(q.len(), 2);
         // due after the frame: own frame
-        assert!(q.queue_ogm(IfaceId(0), 512, &ogm, t + Duration::from_millis(60), w));
+        assert!(q.queue_ogm(IfaceId(0), 512, &ogm, (t + Duration::from_millis(60), t + Duration::from_millis(60)), w));
         assert_eq!(q.len(), 3);
         // size limit
-        assert!(q.queue_ogm(IfaceId(1), 48, &ogm, t, w));
-        assert!(q.queue_ogm(IfaceId(1), 48, &ogm, t, w));
+        assert!(q.queue_ogm(IfaceId(1), 48, &ogm, (t, t), w));
+        assert!(q.queue_ogm(IfaceId(1), 48, &ogm, (t, t), w));
         assert_eq!(q.len(), 4);
         assert!(!q.queue(IfaceId(0), Mac::BROADCAST, vec![1], t)); // full
         assert!(q.pop_due(t - Duration::from_millis(1)).is_none());

@@ -12,6 +12,25 @@ fn main() {
     println!("diameter {:?}", topo.diameter());
     let mut sim = Sim::batman(topo, seed).expect("sim");
     sim.run_until(sim.at(Duration::from_secs(secs)));
+    let mut tot = batman::Stats::default();
+    for i in 0..sim.len() {
+        let s = sim.node(i).stats();
+        tot.rx_ogm += s.rx_ogm;
+        tot.route_changes += s.route_changes;
+        tot.fwd_ogm += s.fwd_ogm;
+        tot.rx_frames += s.rx_frames;
+        tot.drop_duplicate += s.drop_duplicate;
+        tot.drop_ogm_rules += s.drop_ogm_rules;
+    }
+    println!(
+        "per simulated second: {:.0} OGMs received, {:.0} frames, {:.0} route changes, {:.0} forwarded, {:.0} duplicates, {:.0} rule drops",
+        tot.rx_ogm as f64 / secs as f64,
+        tot.rx_frames as f64 / secs as f64,
+        tot.route_changes as f64 / secs as f64,
+        tot.fwd_ogm as f64 / secs as f64,
+        tot.drop_duplicate as f64 / secs as f64,
+        tot.drop_ogm_rules as f64 / secs as f64
+    );
     let missing = sim.missing_routes(100_000);
     let mut by_hops = std::collections::BTreeMap::new();
     for &(u, d) in &missing {
