@@ -80,9 +80,31 @@ pub fn link_quality(echo: u32, rq: u32, span: u32) -> (u32, u32) {
 
 /// batman-adv's combined TQ: the advertised TQ scaled by our own link
 /// quality, the asymmetry penalty and the interface penalty.
+///
+/// Rounded to the nearest value where batman-adv truncates: near the end of
+/// a long path (TQ 1-3) truncation loses a whole unit per hop, which is
+/// what limits a single-radio batman-adv mesh to about 17 hops.
 pub fn combine(tq_in: u8, tq_own: u32, asym: u32, iface_penalty: u32) -> u8 {
     let max = TQ_MAX as u64;
-    (tq_in as u64 * tq_own as u64 * asym as u64 * iface_penalty as u64 / (max * max * max)) as u8
+    let den = max * max * max;
+    let num = tq_in as u64 * tq_own as u64 * asym as u64 * iface_penalty as u64;
+    ((num + den / 2) / den) as u8
+}
+
+/// The TQ we write into a forwarded OGM: the combined TQ with the hop
+/// penalty, rounded to the nearest, and always strictly below the TQ we
+/// received (`tq_in`), which the loop-freedom argument needs (see
+/// `orig.rs`); 0 (not forwarded) when `tq_in` is 1.
+pub fn forward_tq(tq_in: u8, tq_own: u32, asym: u32, iface_penalty: u32, penalty: u8) -> u8 {
+    let max = TQ_MAX as u64;
+    let den = max * max * max * max;
+    let num = tq_in as u64
+        * tq_own as u64
+        * asym as u64
+        * iface_penalty as u64
+        * (TQ_MAX - penalty) as u64;
+    let v = ((num + den / 2) / den) as u8;
+    v.min(tq_in.saturating_sub(1))
 }
 
 #[cfg(test)]
@@ -107,7 +129,15 @@ mod tests {
         // half heard over a young span is penalised like half over 64
         assert_eq!(link_quality(4, 4, 8).1, 224);
         assert_eq!(combine(255, 255, 255, 255), 255);
-        assert_eq!(combine(200, 127, 224, 255), 87); // 200*127*224/255^2 = 87.5
+        assert_eq!(combine(200, 127, 224, 255), 87); // 200*127*224/255^2 = 87.49
+        assert_eq!(combine(2, 251, 255, 255), 2); // batman-adv: 1
+                                                  // forwarded: penalised, rounded, strictly decreasing
+        assert_eq!(forward_tq(255, 255, 255, 255, 30), 225);
+        assert_eq!(forward_tq(2, 255, 255, 255, 30), 1);
+        assert_eq!(forward_tq(1, 255, 255, 255, 0), 0);
+        for tq in 1..=255u8 {
+            assert!(forward_tq(tq, 255, 255, 255, 0) < tq);
+        }
         assert_eq!(hop_penalty(255, 30), 225);
         assert_eq!(hop_penalty(1, 30), 0);
     }

@@ -7,7 +7,7 @@ use rand_core::RngCore;
 
 use crate::api::{Event, IfaceId};
 use crate::config::{SECONDARY_TTL, TQ_LOCAL_WINDOW};
-use crate::neigh::{combine, hop_penalty};
+use crate::neigh::{combine, forward_tq, hop_penalty};
 use crate::node::Node;
 use crate::orig::Via;
 use crate::seqno::{self, Protection};
@@ -85,7 +85,10 @@ impl<R: RngCore> Node<R> {
             .config
             .aggregation
             .then_some(self.config.max_aggregation_delay);
-        if !self.txq.queue_ogm(out, limit, bytes, (self.now, due), window) {
+        if !self
+            .txq
+            .queue_ogm(out, limit, bytes, (self.now, due), window)
+        {
             self.stats.drop_queue_full += 1;
         }
     }
@@ -371,7 +374,7 @@ impl<R: RngCore> Node<R> {
             } else {
                 in_pen
             };
-            hop_penalty(combine(p.tq(), tq_own, asym, pen), hp)
+            forward_tq(p.tq(), tq_own, asym, pen, hp)
         };
         let best_fwd = outs.iter().map(|o| fwd_tq(*o)).max().unwrap_or(0);
         let seqno = p.seqno();

@@ -160,7 +160,13 @@ mod tests {
         assert!(q.queue_ogm(IfaceId(1), 512, &ogm, (t, t), w));
         assert_eq!(q.len(), 2);
         // due after the frame: own frame
-        assert!(q.queue_ogm(IfaceId(0), 512, &ogm, (t + Duration::from_millis(60), t + Duration::from_millis(60)), w));
+        assert!(q.queue_ogm(
+            IfaceId(0),
+            512,
+            &ogm,
+            (t + Duration::from_millis(60), t + Duration::from_millis(60)),
+            w
+        ));
         assert_eq!(q.len(), 3);
         // size limit
         assert!(q.queue_ogm(IfaceId(1), 48, &ogm, (t, t), w));

@@ -319,9 +319,9 @@ impl Report {
              reroute: cut of the 2nd link of the n00 -> far-corner path 10 s after convergence,\n\
              gap = longest hole between pongs (50 ms pings) from 1 s before the cut to 10 s after.\n\
              rgg: one radio per node, so every hop pays the hop penalty twice (batman-adv's\n\
-             same-wireless-interface rule); a lossless path's TQ reaches 0 after about 17 hops,\n\
-             so pairs farther apart have no route (as with batman-adv) and a seed whose\n\
-             diameter exceeds that never shows all routes: see \"routes at end\".\n",
+             same-wireless-interface rule); a lossless path's TQ reaches 0 after about 20 hops\n\
+             (17 with batman-adv's truncating arithmetic), so pairs farther apart have no route\n\
+             and a seed whose diameter exceeds that never shows all routes: see \"routes at end\".\n",
             self.wall_total,
             self.options.as_ref().map_or(0, |o| o.secs)
         ));
