@@ -253,8 +253,8 @@ fn carrier_down_cut_reroutes_without_losing_a_ping() {
 /// destination's next OGM round (<= 1.02 s), its flood over the 4-hop
 /// diameter (<= 4 x 110 ms) and the grace (150 ms): 1.6 s, asserted as 2 s.
 /// The kernel's batman-adv needs about 1 s (anchors.md: 0.71 / 1.00 / 5.06 s).
-/// Measured here, seeds 1-5: 0.15, 0.20, 1.05, 1.05, 0.10 s (median and max
-/// over 20 seeds: `hwtest bench sim`). A silent cut always costs at least
+/// Measured by `hwtest bench sim` over 20 seeds (2026-11-25): median
+/// 0.35 s, max 1.2 s on this 3x3 grid. A silent cut always costs at least
 /// one ping: nobody can know before the next round.
 #[test]
 fn silent_cut_reroutes_within_a_few_seconds() {
