@@ -22,4 +22,5 @@
 
 pub mod bench;
 pub mod demo;
+pub mod netns;
 pub mod sim;

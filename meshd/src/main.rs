@@ -1,10 +1,12 @@
 //! meshd: the mesh router daemon and its `meshctl` CLI, in one binary.
 //!
-//! Status: the daemon on raw sockets (AF_PACKET, TAP soft interface,
-//! netlink link events, control socket) is the next issue and is not here
-//! yet. What this binary does today is what it says in `--help`: decode
-//! batman-adv frames given as hex, with the routing core's wire parsers, so
-//! that a capture can be checked by hand (`meshd decode <hex>`).
+//! Status (issue 5 in progress): `meshd daemon -i IF...` runs the routing
+//! core on AF_PACKET sockets (routing only: no soft interface, translation
+//! tables, config file or control socket yet). `meshd decode <hex>` decodes
+//! a batman-adv payload with the core's wire parsers.
+
+mod daemon;
+mod sys;
 
 use batman::wire::{self, PacketType};
 use std::process::ExitCode;
@@ -12,10 +14,13 @@ use std::process::ExitCode;
 const USAGE: &str = "\
 meshd - community mesh router daemon (batman-adv compatible)
 
-This build contains the BATMAN IV routing core only; the daemon that runs it
-on real interfaces is not implemented yet.
+The daemon runs the BATMAN IV routing core on raw sockets. Not there yet:
+the bat0 soft interface, translation tables, the config file and meshctl.
 
 usage:
+  meshd daemon -i IF [-i IF ...] [--log warn|info|debug]
+                       run on the given mesh interfaces (root or CAP_NET_RAW);
+                       SIGUSR1 prints the originator table, SIGTERM stops
   meshd decode <hex>   decode one batman-adv payload (bytes after the
                        Ethernet header, ethertype 0x4305) and print its fields
   meshd --version      print the version
@@ -29,6 +34,19 @@ fn main() -> ExitCode {
             println!("meshd {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
+        Some("daemon") => match parse_daemon(&args[1..]) {
+            Ok(opts) => match daemon::run(opts) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("meshd: {e}");
+                    ExitCode::from(1)
+                }
+            },
+            Err(e) => {
+                eprintln!("meshd: {e}\n\n{USAGE}");
+                ExitCode::from(2)
+            }
+        },
         Some("decode") => match args.get(1).map(|h| parse_hex(h)) {
             Some(Ok(bytes)) => match decode(&bytes) {
                 Ok(text) => {
@@ -58,6 +76,23 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn parse_daemon(args: &[String]) -> Result<daemon::Options, String> {
+    let mut ifaces = Vec::new();
+    let mut log = daemon::LogLevel::Info;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-i" | "--iface" => ifaces.push(it.next().ok_or("-i needs an interface name")?.clone()),
+            "--log" => log = it.next().ok_or("--log needs a level")?.parse()?,
+            o => return Err(format!("unknown option {o:?}")),
+        }
+    }
+    if ifaces.is_empty() {
+        return Err("daemon needs at least one -i IF".into());
+    }
+    Ok(daemon::Options { ifaces, log })
 }
 
 fn parse_hex(s: &str) -> Result<Vec<u8>, String> {

@@ -1,0 +1,180 @@
+//! Network-namespace test runner: namespaces joined by veth pairs, real
+//! processes inside, everything removed again.
+//!
+//! Safety of the host: every namespace is named `mt<pid>-<name>` and made
+//! here; nothing touches the host's interfaces. Guards delete namespaces and
+//! kill processes on drop (also when a test panics); namespaces left by a
+//! run that was killed outright are removed by [`sweep_stale`], which every
+//! [`Netns::new`] calls first (their pid is no longer alive).
+//!
+//! ```text
+//!   line(3):   [mtP-n0] m1 ==veth== m0 [mtP-n1] m1 ==veth== m0 [mtP-n2]
+//! ```
+
+use std::io;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Is this process root (needed for namespaces and raw sockets)?
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Should a test that needs root run? Outside CI it skips (saying so)
+/// when not root; under `CI` it must run and fails if it cannot.
+pub fn require_root(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test}: CI runs as root, but this is not root"
+    );
+    println!("skipping {test}: needs root (network namespaces, raw sockets)");
+    false
+}
+
+fn ip(args: &[&str]) -> io::Result<Output> {
+    let out = Command::new("ip").args(args).output()?;
+    if !out.status.success() {
+        return Err(io::Error::other(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(out)
+}
+
+/// Remove namespaces `mt<pid>-*` whose process is gone.
+pub fn sweep_stale() {
+    let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else {
+        return;
+    };
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let name = line.split_whitespace().next().unwrap_or("");
+        let Some(rest) = name.strip_prefix("mt") else {
+            continue;
+        };
+        let Some((pid, _)) = rest.split_once('-') else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = ip(&["netns", "del", name]);
+        }
+    }
+}
+
+/// A network namespace, deleted on drop.
+#[derive(Debug)]
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    /// Create `mt<pid>-<short>` with loopback up.
+    pub fn new(short: &str) -> io::Result<Self> {
+        sweep_stale();
+        let name = format!("mt{}-{short}", std::process::id());
+        let _ = ip(&["netns", "del", &name]);
+        ip(&["netns", "add", &name])?;
+        let ns = Netns { name };
+        ns.ip(&["link", "set", "lo", "up"])?;
+        Ok(ns)
+    }
+
+    /// `ip -n NS ARGS...`
+    pub fn ip(&self, args: &[&str]) -> io::Result<Output> {
+        let mut v = vec!["-n", self.name.as_str()];
+        v.extend_from_slice(args);
+        ip(&v)
+    }
+
+    /// A command run inside the namespace.
+    pub fn cmd(&self, prog: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name, prog]);
+        c
+    }
+
+    /// Start a long-running process inside; killed on drop of the guard.
+    pub fn spawn(&self, prog: &str, args: &[&str], log: &std::path::Path) -> io::Result<Proc> {
+        let f = std::fs::File::create(log)?;
+        let child = self
+            .cmd(prog)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(f.try_clone()?)
+            .stderr(f)
+            .spawn()?;
+        Ok(Proc { child })
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = ip(&["netns", "del", &self.name]);
+    }
+}
+
+/// Join `a`'s interface `ia` and `b`'s `ib` with a veth pair, both up.
+pub fn veth(a: &Netns, ia: &str, b: &Netns, ib: &str, mtu: u16) -> io::Result<()> {
+    let mtu = mtu.to_string();
+    a.ip(&[
+        "link", "add", ia, "mtu", &mtu, "type", "veth", "peer", "name", ib, "mtu", &mtu, "netns",
+        &b.name,
+    ])?;
+    a.ip(&["link", "set", ia, "up"])?;
+    b.ip(&["link", "set", ib, "up"])?;
+    Ok(())
+}
+
+/// A process in a namespace, killed (SIGKILL) and reaped on drop.
+#[derive(Debug)]
+pub struct Proc {
+    pub child: Child,
+}
+
+impl Proc {
+    /// Send a signal by number (e.g. 10 = SIGUSR1, 15 = SIGTERM).
+    pub fn signal(&self, sig: i32) -> io::Result<()> {
+        let st = Command::new("kill")
+            .args([format!("-{sig}"), self.child.id().to_string()])
+            .status()?;
+        if st.success() {
+            Ok(())
+        } else {
+            Err(io::Error::other("kill failed"))
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Poll `f` every 50 ms until it returns true or `limit` passes; the time
+/// it took.
+pub fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> Option<Duration> {
+    let t0 = Instant::now();
+    while t0.elapsed() < limit {
+        if f() {
+            return Some(t0.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}

@@ -1,0 +1,279 @@
+//! The daemon's driver: one tokio current-thread runtime, an AF_PACKET
+//! socket per hard interface, the `batman` core in the middle. Thin on
+//! purpose: every protocol decision is the core's.
+//!
+//! One reader task per socket hands frames to the main loop over a
+//! channel; the main loop feeds them to the core, runs its timers at
+//! `poll_timeout`, and sends what `poll_transmit` yields.
+
+use std::io;
+use std::time::Duration;
+
+use batman::{Config, Event, IfaceConfig, IfaceId, IfaceKind, Instant, Mac, Node};
+use tokio::io::unix::AsyncFd;
+use tokio::sync::mpsc;
+
+use crate::sys::link::{link_info, LinkInfo};
+use crate::sys::packet::PacketSocket;
+
+/// How much the daemon says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Warn,
+    Info,
+    Debug,
+}
+
+impl std::str::FromStr for LogLevel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "warn" => Ok(LogLevel::Warn),
+            "info" => Ok(LogLevel::Info),
+            "debug" => Ok(LogLevel::Debug),
+            o => Err(format!("unknown log level {o:?} (warn, info, debug)")),
+        }
+    }
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub ifaces: Vec<String>,
+    pub log: LogLevel,
+}
+
+/// SplitMix64 seeded from the kernel: jitter and initial seqnos only (no
+/// secrets depend on it).
+struct Rng(u64);
+
+impl Rng {
+    fn from_os() -> io::Result<Self> {
+        let mut b = [0u8; 8];
+        use std::io::Read;
+        std::fs::File::open("/dev/urandom")?.read_exact(&mut b)?;
+        Ok(Rng(u64::from_le_bytes(b)))
+    }
+}
+
+impl batman::RngCore for Rng {
+    fn next_u32(&mut self) -> u32 {
+        self.next_u64() as u32
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn fill_bytes(&mut self, d: &mut [u8]) {
+        for c in d.chunks_mut(8) {
+            let v = self.next_u64().to_le_bytes();
+            c.copy_from_slice(&v[..c.len()]);
+        }
+    }
+    fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), batman::rand_core::Error> {
+        self.fill_bytes(d);
+        Ok(())
+    }
+}
+
+struct Hard {
+    id: IfaceId,
+    info: LinkInfo,
+    sock: std::rc::Rc<AsyncFd<PacketSocket>>,
+}
+
+/// Run until SIGTERM or SIGINT.
+pub fn run(opts: Options) -> io::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()?;
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, main_loop(opts))
+}
+
+async fn main_loop(opts: Options) -> io::Result<()> {
+    let start = std::time::Instant::now();
+    let clock = move || Instant::from_micros(start.elapsed().as_micros() as u64);
+    let log = opts.log;
+    let mut node = Node::new(Config::default(), Rng::from_os()?, clock())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+    let (tx, mut rx) = mpsc::channel::<(usize, Vec<u8>)>(1024);
+    let mut hards: Vec<Hard> = Vec::new();
+    for name in &opts.ifaces {
+        let info = link_info(name)?;
+        let sock = PacketSocket::open(info.ifindex).map_err(|e| {
+            if e.kind() == io::ErrorKind::PermissionDenied {
+                io::Error::new(
+                    e.kind(),
+                    format!("{name}: opening a raw socket needs root or CAP_NET_RAW ({e})"),
+                )
+            } else {
+                io::Error::new(e.kind(), format!("{name}: {e}"))
+            }
+        })?;
+        let cfg = IfaceConfig {
+            mac: info.mac,
+            kind: if info.wireless {
+                IfaceKind::Wireless
+            } else {
+                IfaceKind::Wired
+            },
+            mtu: info.mtu,
+            hop_penalty: 0,
+        };
+        let id = node
+            .add_iface(clock(), cfg)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{name}: {e}")))?;
+        if !info.carrier {
+            node.set_carrier(clock(), id, false);
+        }
+        if log >= LogLevel::Info {
+            eprintln!("meshd: {name} {} mtu {} as {:?}", info.mac, info.mtu, id);
+        }
+        let sock = std::rc::Rc::new(sock.into_async()?);
+        let k = hards.len();
+        let (reader, txc) = (sock.clone(), tx.clone());
+        tokio::task::spawn_local(async move {
+            let mut buf = vec![0u8; 65_536];
+            loop {
+                let Ok(mut guard) = reader.readable().await else {
+                    return;
+                };
+                match guard.try_io(|s| s.get_ref().recv(&mut buf)) {
+                    Ok(Ok(n)) => {
+                        if txc.send((k, buf[..n].to_vec())).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(Err(e)) => eprintln!("meshd: receive: {e}"),
+                    Err(_would_block) => continue,
+                }
+            }
+        });
+        hards.push(Hard { id, info, sock });
+    }
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut usr1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())?;
+    if log >= LogLevel::Info {
+        eprintln!(
+            "meshd: running as originator {}",
+            node.primary_mac().unwrap_or(Mac::ZERO)
+        );
+    }
+    // Link state from sysfs once a second (netlink events come later in
+    // this issue): carrier changes reach the core within a second.
+    let mut carrier: Vec<bool> = hards.iter().map(|h| h.info.carrier).collect();
+    let mut link_poll = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        flush(&mut node, &hards, log);
+        let wake = node
+            .poll_timeout()
+            .map(|t| Duration::from_micros(t.as_micros().saturating_sub(clock().as_micros())))
+            .unwrap_or(Duration::from_secs(1));
+        tokio::select! {
+            _ = tokio::time::sleep(wake) => node.handle_timeout(clock()),
+            Some((k, frame)) = rx.recv() => {
+                if frame.len() >= 14 {
+                    let dst = Mac::from_bytes(&frame[0..6]);
+                    let src = Mac::from_bytes(&frame[6..12]);
+                    node.handle_frame(clock(), hards[k].id, src, dst, &frame[14..]);
+                }
+            }
+            _ = link_poll.tick() => {
+                for (k, h) in hards.iter().enumerate() {
+                    let up = link_info(&h.info.name).map(|i| i.carrier).unwrap_or(false);
+                    if up != carrier[k] {
+                        carrier[k] = up;
+                        if log >= LogLevel::Info {
+                            eprintln!("meshd: {} carrier {}", h.info.name, if up { "up" } else { "down" });
+                        }
+                        node.set_carrier(clock(), h.id, up);
+                    }
+                }
+            }
+            _ = usr1.recv() => print_originators(&node),
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    if log >= LogLevel::Info {
+        eprintln!("meshd: shutting down");
+    }
+    Ok(())
+}
+
+fn flush(node: &mut Node<Rng>, hards: &[Hard], log: LogLevel) {
+    while let Some(t) = node.poll_transmit() {
+        let Some(h) = hards.iter().find(|h| h.id == t.iface) else {
+            continue;
+        };
+        let mut frame = Vec::with_capacity(14 + t.payload.len());
+        frame.extend_from_slice(&t.dst.0);
+        frame.extend_from_slice(&t.src.0);
+        frame.extend_from_slice(&batman::wire::ETHERTYPE_BATADV.to_be_bytes());
+        frame.extend_from_slice(&t.payload);
+        if let Err(e) = h.sock.get_ref().send(&frame) {
+            if log >= LogLevel::Debug {
+                eprintln!("meshd: send on {}: {e}", h.info.name);
+            }
+        }
+    }
+    while let Some(e) = node.poll_event() {
+        if log < LogLevel::Info {
+            continue;
+        }
+        let name = |id: IfaceId| {
+            hards
+                .iter()
+                .find(|h| h.id == id)
+                .map_or("?", |h| h.info.name.as_str())
+        };
+        match e {
+            Event::NeighbourUp { iface, mac } => {
+                eprintln!("meshd: neighbour {mac} up on {}", name(iface))
+            }
+            Event::NeighbourDown { iface, mac, reason } => {
+                eprintln!(
+                    "meshd: neighbour {mac} down on {} ({reason:?})",
+                    name(iface)
+                )
+            }
+            Event::RouteChanged {
+                orig,
+                next_hop: Some(h),
+            } => {
+                eprintln!(
+                    "meshd: route to {orig} via {} on {} (tq {})",
+                    h.mac,
+                    name(h.iface),
+                    h.tq
+                )
+            }
+            Event::RouteChanged {
+                orig,
+                next_hop: None,
+            } => eprintln!("meshd: no route to {orig}"),
+            _ => {}
+        }
+    }
+}
+
+/// `batctl o` layout, printed on SIGUSR1 (until the control socket lands).
+fn print_originators(node: &Node<Rng>) {
+    let now = node.now();
+    println!("  Originator        last-seen ( #/255) Nexthop           [outgoingIF]");
+    for o in node.originators() {
+        if let Some(r) = o.router {
+            let age = now.saturating_since(o.last_seen).as_secs_f64();
+            println!(
+                " * {}  {age:6.3}s   ({:3}) {} [{:?}]",
+                o.orig, r.tq, r.mac, r.iface
+            );
+        }
+    }
+}

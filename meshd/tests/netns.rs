@@ -1,0 +1,131 @@
+//! meshd on real raw sockets in network namespaces (root; CI runs them).
+//!
+//! ```text
+//!   two_daemons:  [mtP-a] m0 ==veth 1500== m0 [mtP-b]
+//!   kernel:       [mtP-k] tap kref<P> == QEMU VM running Linux batman-adv
+//! ```
+
+use hwtest::netns::{require_root, veth, wait_for, Netns};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const MESHD: &str = env!("CARGO_BIN_EXE_meshd");
+
+fn log_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("meshd-test-{}-{name}.log", std::process::id()))
+}
+
+fn read(p: &PathBuf) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+/// Two daemons on one veth find each other and route within a few OGM
+/// intervals, and SIGUSR1 prints the originator table.
+#[test]
+fn two_daemons_over_veth_route_to_each_other() {
+    if !require_root("two_daemons_over_veth_route_to_each_other") {
+        return;
+    }
+    let a = Netns::new("a").unwrap();
+    let b = Netns::new("b").unwrap();
+    veth(&a, "m0", &b, "m0", 1500).unwrap();
+    let (la, lb) = (log_path("a"), log_path("b"));
+    let pa = a.spawn(MESHD, &["daemon", "-i", "m0"], &la).unwrap();
+    let _pb = b.spawn(MESHD, &["daemon", "-i", "m0"], &lb).unwrap();
+    let took = wait_for(Duration::from_secs(10), || {
+        read(&la).contains("route to") && read(&lb).contains("route to")
+    });
+    assert!(took.is_some(), "no routes:\n{}\n{}", read(&la), read(&lb));
+    pa.signal(10).unwrap();
+    let table = wait_for(Duration::from_secs(2), || read(&la).contains(" * "));
+    assert!(table.is_some(), "no table on SIGUSR1:\n{}", read(&la));
+    let _ = std::fs::remove_file(&la);
+    let _ = std::fs::remove_file(&lb);
+}
+
+/// A daemon without the interface it was given says so and exits non-zero.
+#[test]
+fn missing_interface_is_a_clear_error() {
+    let out = std::process::Command::new(MESHD)
+        .args(["daemon", "-i", "nosuchif0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("nosuchif0") && err.contains("not found"),
+        "{err}"
+    );
+}
+
+/// meshd and a real Linux batman-adv node (QEMU VM, ../shared/tools/batadv-vm)
+/// on one link list each other as originators with a route.
+#[test]
+fn kernel_batman_adv_and_meshd_list_each_other() {
+    if !require_root("kernel_batman_adv_and_meshd_list_each_other") {
+        return;
+    }
+    let vm_tool =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/tools/batadv-vm/batadv-vm.sh");
+    if !vm_tool.exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs {}",
+            vm_tool.display()
+        );
+        println!("skipping: {} not found", vm_tool.display());
+        return;
+    }
+    let k = Netns::new("k").unwrap();
+    let vm = format!("kref{}", std::process::id() % 100_000);
+    let vm_mac = "02:ba:7a:00:00:51";
+    let sh = |args: &[&str]| {
+        std::process::Command::new("bash")
+            .arg(&vm_tool)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    struct Vm<'a>(&'a dyn Fn(&[&str]) -> std::process::Output, String);
+    impl Drop for Vm<'_> {
+        fn drop(&mut self) {
+            (self.0)(&["stop", &self.1]);
+        }
+    }
+    let start = sh(&["start", &vm, &k.name, vm_mac]);
+    let _guard = Vm(&sh, vm.clone());
+    assert!(
+        start.status.success(),
+        "VM start: {}",
+        String::from_utf8_lossy(&start.stderr)
+    );
+    let ready = sh(&["wait", &vm, "180"]);
+    assert!(
+        ready.status.success(),
+        "VM not ready: {}",
+        String::from_utf8_lossy(&ready.stdout)
+    );
+    let log = log_path("k");
+    let _p = k.spawn(MESHD, &["daemon", "-i", &vm], &log).unwrap();
+    let ours = wait_for(Duration::from_secs(30), || {
+        read(&log).contains(&format!("route to {vm_mac}"))
+    });
+    assert!(
+        ours.is_some(),
+        "meshd never routed to the kernel node:\n{}",
+        read(&log)
+    );
+    let mut kernel_table = String::new();
+    let theirs = wait_for(Duration::from_secs(60), || {
+        let o = sh(&["exec", &vm, "batctl", "o", "-H"]);
+        kernel_table = String::from_utf8_lossy(&o.stdout).to_string();
+        kernel_table
+            .lines()
+            .any(|l| l.trim_start().starts_with('*'))
+    });
+    assert!(
+        theirs.is_some(),
+        "kernel never selected a route to meshd:\n{kernel_table}"
+    );
+    let _ = std::fs::remove_file(&log);
+}
