@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # meshd's test command: installs what the tests need (Debian 12, as root),
 # then runs every test of the workspace and builds the fuzz targets.
-# Tests that need root or tools that are missing say so and skip outside CI;
-# under CI=true they fail instead.
+# Tests that need root (network namespaces, raw sockets, the batman-adv VM
+# in ../shared/tools/batadv-vm, which installs its own packages) or tools
+# that are missing say so and skip outside CI; under CI=true they fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_pkgs=()
 command -v tshark >/dev/null || need_pkgs+=(tshark)
 command -v c++ >/dev/null || need_pkgs+=(g++)
+command -v ping >/dev/null || need_pkgs+=(iputils-ping)
+command -v ip >/dev/null || need_pkgs+=(iproute2)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         export DEBIAN_FRONTEND=noninteractive

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::sys::link::{link_info, LinkInfo};
 use crate::sys::packet::PacketSocket;
+use crate::sys::tap::Tap;
 
 /// How much the daemon says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -40,8 +41,13 @@ impl std::str::FromStr for LogLevel {
 #[derive(Debug, Clone)]
 pub struct Options {
     pub ifaces: Vec<String>,
+    /// Soft interface (TAP) name; `None`: routing only.
+    pub tap: Option<String>,
     pub log: LogLevel,
 }
+
+/// Channel index of frames read from the soft interface.
+const FROM_TAP: usize = usize::MAX;
 
 /// SplitMix64 seeded from the kernel: jitter and initial seqnos only (no
 /// secrets depend on it).
@@ -156,6 +162,40 @@ async fn main_loop(opts: Options) -> io::Result<()> {
         });
         hards.push(Hard { id, info, sock });
     }
+    let tap = match &opts.tap {
+        Some(name) => {
+            let t = Tap::open(name).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("soft interface {name}: {e} (needs root or CAP_NET_ADMIN)"),
+                )
+            })?;
+            let t = std::rc::Rc::new(t.into_async()?);
+            let (reader, txc) = (t.clone(), tx.clone());
+            tokio::task::spawn_local(async move {
+                let mut buf = vec![0u8; 65_536];
+                loop {
+                    let Ok(mut guard) = reader.readable().await else {
+                        return;
+                    };
+                    match guard.try_io(|s| s.get_ref().recv(&mut buf)) {
+                        Ok(Ok(n)) => {
+                            if txc.send((FROM_TAP, buf[..n].to_vec())).await.is_err() {
+                                return;
+                            }
+                        }
+                        Ok(Err(e)) => eprintln!("meshd: soft interface read: {e}"),
+                        Err(_would_block) => continue,
+                    }
+                }
+            });
+            if log >= LogLevel::Info {
+                eprintln!("meshd: soft interface {name} up");
+            }
+            Some(t)
+        }
+        None => None,
+    };
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut usr1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())?;
@@ -170,7 +210,7 @@ async fn main_loop(opts: Options) -> io::Result<()> {
     let mut carrier: Vec<bool> = hards.iter().map(|h| h.info.carrier).collect();
     let mut link_poll = tokio::time::interval(Duration::from_secs(1));
     loop {
-        flush(&mut node, &hards, log);
+        flush(&mut node, &hards, tap.as_deref(), log);
         let wake = node
             .poll_timeout()
             .map(|t| Duration::from_micros(t.as_micros().saturating_sub(clock().as_micros())))
@@ -178,7 +218,16 @@ async fn main_loop(opts: Options) -> io::Result<()> {
         tokio::select! {
             _ = tokio::time::sleep(wake) => node.handle_timeout(clock()),
             Some((k, frame)) = rx.recv() => {
-                if frame.len() >= 14 {
+                if k == FROM_TAP {
+                    // No translation tables yet: every frame from the soft
+                    // interface is flooded as a batman broadcast, which is
+                    // what batman-adv does for unknown destinations.
+                    if let Err(e) = node.send_broadcast(clock(), &frame) {
+                        if log >= LogLevel::Debug {
+                            eprintln!("meshd: soft interface frame not sent: {e}");
+                        }
+                    }
+                } else if frame.len() >= 14 {
                     let dst = Mac::from_bytes(&frame[0..6]);
                     let src = Mac::from_bytes(&frame[6..12]);
                     node.handle_frame(clock(), hards[k].id, src, dst, &frame[14..]);
@@ -207,7 +256,7 @@ async fn main_loop(opts: Options) -> io::Result<()> {
     Ok(())
 }
 
-fn flush(node: &mut Node<Rng>, hards: &[Hard], log: LogLevel) {
+fn flush(node: &mut Node<Rng>, hards: &[Hard], tap: Option<&AsyncFd<Tap>>, log: LogLevel) {
     while let Some(t) = node.poll_transmit() {
         let Some(h) = hards.iter().find(|h| h.id == t.iface) else {
             continue;
@@ -233,6 +282,16 @@ fn flush(node: &mut Node<Rng>, hards: &[Hard], log: LogLevel) {
                 .find(|h| h.id == id)
                 .map_or("?", |h| h.info.name.as_str())
         };
+        if let Event::Deliver { frame, .. } = &e {
+            if let Some(t) = tap {
+                if let Err(err) = t.get_ref().send(frame) {
+                    if log >= LogLevel::Debug {
+                        eprintln!("meshd: soft interface write: {err}");
+                    }
+                }
+            }
+            continue;
+        }
         match e {
             Event::NeighbourUp { iface, mac } => {
                 eprintln!("meshd: neighbour {mac} up on {}", name(iface))

@@ -1,8 +1,9 @@
 //! meshd: the mesh router daemon and its `meshctl` CLI, in one binary.
 //!
 //! Status (issue 5 in progress): `meshd daemon -i IF...` runs the routing
-//! core on AF_PACKET sockets (routing only: no soft interface, translation
-//! tables, config file or control socket yet). `meshd decode <hex>` decodes
+//! core on AF_PACKET sockets, with an optional TAP soft interface whose
+//! frames are flooded as batman broadcasts (no translation tables, config
+//! file or control socket yet). `meshd decode <hex>` decodes
 //! a batman-adv payload with the core's wire parsers.
 
 mod daemon;
@@ -15,11 +16,14 @@ const USAGE: &str = "\
 meshd - community mesh router daemon (batman-adv compatible)
 
 The daemon runs the BATMAN IV routing core on raw sockets. Not there yet:
-the bat0 soft interface, translation tables, the config file and meshctl.
+translation tables (soft-interface frames are flooded), the config file,
+netlink and meshctl.
 
 usage:
-  meshd daemon -i IF [-i IF ...] [--log warn|info|debug]
+  meshd daemon -i IF [-i IF ...] [-t bat0] [--log warn|info|debug]
                        run on the given mesh interfaces (root or CAP_NET_RAW);
+                       -t creates the soft interface (a TAP) whose frames are
+                       flooded across the mesh (no translation tables yet);
                        SIGUSR1 prints the originator table, SIGTERM stops
   meshd decode <hex>   decode one batman-adv payload (bytes after the
                        Ethernet header, ethertype 0x4305) and print its fields
@@ -81,18 +85,22 @@ fn main() -> ExitCode {
 fn parse_daemon(args: &[String]) -> Result<daemon::Options, String> {
     let mut ifaces = Vec::new();
     let mut log = daemon::LogLevel::Info;
+    let mut tap = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "-i" | "--iface" => ifaces.push(it.next().ok_or("-i needs an interface name")?.clone()),
             "--log" => log = it.next().ok_or("--log needs a level")?.parse()?,
+            "-t" | "--tap" => {
+                tap = Some(it.next().ok_or("-t needs a soft interface name")?.clone())
+            }
             o => return Err(format!("unknown option {o:?}")),
         }
     }
     if ifaces.is_empty() {
         return Err("daemon needs at least one -i IF".into());
     }
-    Ok(daemon::Options { ifaces, log })
+    Ok(daemon::Options { ifaces, tap, log })
 }
 
 fn parse_hex(s: &str) -> Result<Vec<u8>, String> {

@@ -129,3 +129,78 @@ fn kernel_batman_adv_and_meshd_list_each_other() {
     );
     let _ = std::fs::remove_file(&log);
 }
+
+/// A line of three daemons, each with a `bat0` soft interface carrying an
+/// IPv4 and an IPv6 address; the ends ping each other across the middle.
+///
+/// ```text
+///   [a] bat0 10.99.0.1   [b] bat0 10.99.0.2   [c] bat0 10.99.0.3
+///    m0 ====veth 1532==== m0   m1 ====veth==== m0
+/// ```
+#[test]
+fn line_of_three_pings_end_to_end_over_bat0() {
+    if !require_root("line_of_three_pings_end_to_end_over_bat0") {
+        return;
+    }
+    let ns: Vec<Netns> = ["la", "lb", "lc"]
+        .iter()
+        .map(|n| Netns::new(n).unwrap())
+        .collect();
+    veth(&ns[0], "m0", &ns[1], "m0", 1532).unwrap();
+    veth(&ns[1], "m1", &ns[2], "m0", 1532).unwrap();
+    let logs: Vec<PathBuf> = ["la", "lb", "lc"].iter().map(|n| log_path(n)).collect();
+    let _procs: Vec<_> = ns
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let mut args = vec!["daemon", "-i", "m0", "-t", "bat0"];
+            if i == 1 {
+                args.extend(["-i", "m1"]);
+            }
+            n.spawn(MESHD, &args, &logs[i]).unwrap()
+        })
+        .collect();
+    for (i, n) in ns.iter().enumerate() {
+        let up = wait_for(Duration::from_secs(5), || {
+            n.ip(&["link", "show", "bat0"]).is_ok()
+        });
+        assert!(up.is_some(), "no bat0 in {}:\n{}", n.name, read(&logs[i]));
+        n.ip(&[
+            "addr",
+            "add",
+            &format!("10.99.0.{}/24", i + 1),
+            "dev",
+            "bat0",
+        ])
+        .unwrap();
+        n.ip(&[
+            "addr",
+            "add",
+            &format!("fd99::{}/64", i + 1),
+            "dev",
+            "bat0",
+            "nodad",
+        ])
+        .unwrap();
+    }
+    let ping = |to: &str| {
+        ns[0]
+            .cmd("ping")
+            .args(["-c", "1", "-W", "1", to])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    let v4 = wait_for(Duration::from_secs(15), || ping("10.99.0.3"));
+    assert!(
+        v4.is_some(),
+        "no IPv4 ping a -> c:\n{}\n{}",
+        read(&logs[0]),
+        read(&logs[1])
+    );
+    let v6 = wait_for(Duration::from_secs(10), || ping("fd99::3"));
+    assert!(v6.is_some(), "no IPv6 ping a -> c");
+    for l in &logs {
+        let _ = std::fs::remove_file(l);
+    }
+}

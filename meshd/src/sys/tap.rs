@@ -1,0 +1,127 @@
+//! The soft interface: a TAP device (batman-adv's `bat0`).
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// An open TAP device, non-blocking, without packet-info headers. The
+/// kernel removes the device when the last descriptor closes (it is not
+/// made persistent), so a clean or unclean exit leaves nothing behind.
+#[derive(Debug)]
+pub struct Tap {
+    fd: OwnedFd,
+    pub name: String,
+}
+
+fn ifreq(name: &str) -> io::Result<libc::ifreq> {
+    if name.is_empty() || name.len() >= libc::IFNAMSIZ || name.contains('/') {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("bad interface name {name:?}"),
+        ));
+    }
+    // SAFETY: ifreq is a plain C struct (a name array and a union of
+    // integers and byte arrays); all-zero is a valid value.
+    let mut r: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in r.ifr_name.iter_mut().zip(name.bytes()) {
+        *d = s as libc::c_char;
+    }
+    Ok(r)
+}
+
+impl Tap {
+    /// Create (or attach to) TAP `name`. Needs CAP_NET_ADMIN.
+    pub fn open(name: &str) -> io::Result<Self> {
+        let mut req = ifreq(name)?;
+        req.ifr_ifru.ifru_flags = (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short;
+        let path = c"/dev/net/tun";
+        // SAFETY: `path` is a valid NUL-terminated string; open(2) takes it
+        // and integer flags; the result is checked.
+        let raw = unsafe {
+            libc::open(
+                path.as_ptr(),
+                libc::O_RDWR | libc::O_NONBLOCK | libc::O_CLOEXEC,
+            )
+        };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a fresh descriptor from open(2) owned by nobody
+        // else; OwnedFd closes it exactly once.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // SAFETY: TUNSETIFF reads and writes one `ifreq`, and `req` is a
+        // valid, initialised ifreq that outlives the call.
+        let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETIFF as _, &mut req) };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let tap = Tap {
+            fd,
+            name: name.to_string(),
+        };
+        tap.set_up()?;
+        Ok(tap)
+    }
+
+    /// Set IFF_UP on the device (through a throwaway datagram socket, as
+    /// `ip link set up` does with SIOCSIFFLAGS).
+    fn set_up(&self) -> io::Result<()> {
+        // SAFETY: socket(2) with integer arguments; checked below.
+        let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        if s < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `s` is a fresh descriptor we own.
+        let s = unsafe { OwnedFd::from_raw_fd(s) };
+        let mut req = ifreq(&self.name)?;
+        // SAFETY: SIOCGIFFLAGS fills the flags of one valid `ifreq`.
+        if unsafe { libc::ioctl(s.as_raw_fd(), libc::SIOCGIFFLAGS as _, &mut req) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: the kernel just wrote `ifru_flags`; reading that union
+        // member is what SIOCGIFFLAGS defines.
+        let flags = unsafe { req.ifr_ifru.ifru_flags };
+        req.ifr_ifru.ifru_flags = flags | libc::IFF_UP as libc::c_short;
+        // SAFETY: SIOCSIFFLAGS reads one valid `ifreq`.
+        if unsafe { libc::ioctl(s.as_raw_fd(), libc::SIOCSIFFLAGS as _, &mut req) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Read one Ethernet frame; `WouldBlock` when none is waiting.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        // SAFETY: the pointer and length describe `buf`, valid and writable
+        // for the call; read(2) writes at most `buf.len()` bytes.
+        let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+
+    /// Write one Ethernet frame to the host side.
+    pub fn send(&self, frame: &[u8]) -> io::Result<usize> {
+        // SAFETY: `frame` is valid for reads of `frame.len()` bytes.
+        let n = unsafe { libc::write(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len()) };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+
+    /// Register with the tokio reactor (inside the runtime).
+    pub fn into_async(self) -> io::Result<tokio::io::unix::AsyncFd<Tap>> {
+        // SAFETY: a Tap owns its descriptor (an OwnedFd never replaced or
+        // closed early), so `as_raw_fd` stays the same open descriptor for
+        // the AsyncFd's lifetime, which owns the Tap.
+        unsafe { tokio::io::unix::AsyncFd::register(self) }.map_err(|e| e.into_parts().1)
+    }
+}
+
+impl AsRawFd for Tap {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
