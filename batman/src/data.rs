@@ -146,6 +146,14 @@ impl<R: RngCore> Node<R> {
                         && t.version == crate::withdraw::TVLV_WITHDRAW_VERSION
                     {
                         self.recv_withdrawal(iface, src, t.value);
+                    } else if t.tvlv_type == wire::TvlvType::Tt && t.version == 1 {
+                        match wire::tvlv_data::TtData::parse(t.value) {
+                            Ok(tt) => {
+                                let act = self.tt.on_unicast(p.src(), &tt);
+                                self.tt_act(act);
+                            }
+                            Err(_) => self.stats.drop_malformed += 1,
+                        }
                     } else {
                         other = true;
                     }
@@ -266,6 +274,47 @@ impl<R: RngCore> Node<R> {
         self.send_routed(dest, repr.to_vec(frame))?;
         self.stats.tx_unicast += 1;
         Ok(())
+    }
+
+    /// A frame from the soft interface (`bat0`): its source becomes a local
+    /// client in the translation table; it goes as UNICAST to the
+    /// originator that announced its destination, or as BCAST when the
+    /// destination is a group address or unknown (as batman-adv does).
+    pub fn send_frame(&mut self, now: Instant, frame: &[u8]) -> Result<(), SendError> {
+        self.advance_to(now);
+        if frame.len() < wire::ETH_HLEN {
+            return Err(SendError::BadFrame);
+        }
+        let dst = Mac::from_bytes(&frame[0..6]);
+        let src = Mac::from_bytes(&frame[6..12]);
+        let vid = frame_vid(frame);
+        self.tt.learn(self.now, src, vid, false);
+        if !dst.is_multicast() {
+            if let Some((orig, ttvn)) = self.tt.lookup(dst, vid) {
+                if self.send_unicast(now, orig, ttvn, frame).is_ok() {
+                    return Ok(());
+                }
+            }
+        }
+        self.send_broadcast(now, frame)
+    }
+
+    /// The soft interface's own MAC: announced as a client that never
+    /// times out.
+    pub fn set_soft_mac(&mut self, now: Instant, mac: Mac) {
+        self.advance_to(now);
+        self.tt.learn(self.now, mac, 0, true);
+    }
+
+    /// Carry out what the translation table asked for.
+    pub(crate) fn tt_act(&mut self, act: crate::tt::TtAction) {
+        if let crate::tt::TtAction::Send(to, area) = act {
+            let now = self.now;
+            if self.send_unicast_tvlv(now, to, &area).is_err() {
+                self.stats.drop_no_route += 1;
+                self.tt.request_failed(to);
+            }
+        }
     }
 
     /// Flood an inner Ethernet frame to the whole mesh as BCAST.
@@ -484,5 +533,15 @@ impl<R: RngCore> Node<R> {
         if now > self.now {
             self.now = now;
         }
+    }
+}
+
+/// The VLAN of an Ethernet frame as batman-adv keys it: 0 when untagged,
+/// `vid | VLAN_HAS_TAG` for an 802.1Q tag.
+fn frame_vid(frame: &[u8]) -> u16 {
+    if frame.len() >= 18 && frame[12..14] == [0x81, 0x00] {
+        (u16::from_be_bytes([frame[14], frame[15]]) & 0x0fff) | wire::tvlv_data::VLAN_HAS_TAG
+    } else {
+        0
     }
 }

@@ -47,6 +47,7 @@ pub mod seqno;
 pub mod stats;
 mod table;
 pub mod time;
+pub mod tt;
 mod txq;
 pub mod wire;
 pub mod withdraw;

@@ -45,6 +45,8 @@ pub struct Node<R: RngCore> {
     /// Fragments of packets addressed to us, being reassembled.
     pub(crate) frags: crate::frag::Reassembly,
     pub(crate) frag_seqno: u16,
+    /// Translation tables (local and global clients).
+    pub(crate) tt: crate::tt::Tt,
 }
 
 impl<R: RngCore> Node<R> {
@@ -71,6 +73,7 @@ impl<R: RngCore> Node<R> {
             withdrawn: Vec::new(),
             frags: crate::frag::Reassembly::default(),
             frag_seqno: 0,
+            tt: crate::tt::Tt::new(),
             config,
         })
     }
@@ -263,6 +266,7 @@ impl<R: RngCore> Node<R> {
         if now >= self.next_purge {
             self.next_purge = now + PURGE_PERIOD;
             self.purge();
+            self.tt.purge(now);
         }
         self.flush_withdrawals();
     }
@@ -401,6 +405,7 @@ impl<R: RngCore> Node<R> {
             + self.ifaces.capacity() * core::mem::size_of::<Option<Iface>>()
             + self.withdrawn.capacity() * core::mem::size_of::<Mac>()
             + self.frags.heap_bytes()
+            + self.tt.heap_bytes()
             + self.ogm_tvlvs.capacity();
         MemoryUsage {
             originators: self.origs.len(),
@@ -437,7 +442,23 @@ impl<R: RngCore> Node<R> {
             + l.max_originators.max(8) * 2 * core::mem::size_of::<Mac>()
             + l.max_interfaces * core::mem::size_of::<Option<Iface>>()
             + crate::frag::Reassembly::heap_bound()
+            + crate::tt::Tt::heap_bound(l.max_originators)
             + self.ogm_tvlvs.capacity()
+    }
+
+    /// Local translation table (`batctl tl`): (client, vid, announced yet).
+    pub fn tt_local(&self) -> Vec<(Mac, u16, bool)> {
+        self.tt.local()
+    }
+
+    /// Global translation table (`batctl tg`): (client, vid, originator).
+    pub fn tt_global(&self) -> Vec<(Mac, u16, Mac)> {
+        self.tt.global()
+    }
+
+    /// Translation-table counters.
+    pub fn tt_stats(&self) -> crate::tt::TtStats {
+        self.tt.stats
     }
 
     // ----- internals shared with ogm.rs / data.rs -------------------------
@@ -666,6 +687,7 @@ impl<R: RngCore> Node<R> {
             self.set_router(oid, None);
         }
         if let Some(o) = self.origs.remove(oid) {
+            self.tt.remove(o.mac);
             // The receive counts of its links came from this entry.
             for v in o.vias.iter() {
                 if let Some(l) = self.links.get_mut(v.link as usize) {

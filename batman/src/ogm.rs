@@ -53,7 +53,9 @@ impl<R: RngCore> Node<R> {
             tvlv_len: 0,
         };
         let bytes = if primary {
-            repr.to_vec(&self.ogm_tvlvs)
+            let mut area = self.tt.ogm_tvlv();
+            area.extend_from_slice(&self.ogm_tvlvs);
+            repr.to_vec(&area)
         } else {
             repr.to_vec(&[])
         };
@@ -187,12 +189,7 @@ impl<R: RngCore> Node<R> {
             }
         }
         if dup == Dup::No && o.tvlv_len > 0 {
-            let data = p.tvlv().to_vec();
-            self.push_event(Event::Tvlv {
-                orig: o.orig,
-                unicast: false,
-                data,
-            });
+            self.recv_ogm_tvlvs(o.orig, p.tvlv());
         }
         let (tq_own, asym) = self.link_factors(link);
         let in_pen = (TQ_MAX - self.iface(iface).map_or(0, |i| i.cfg.hop_penalty)) as u32;
@@ -237,6 +234,36 @@ impl<R: RngCore> Node<R> {
             return;
         }
         self.forward_ogm(oid, p, iface, src, false, true, (tq_own, asym));
+    }
+
+    /// The TVLVs of an originator's OGM: translation tables are ours; any
+    /// other TVLV goes to the upper layers as an event.
+    fn recv_ogm_tvlvs(&mut self, orig: Mac, area: &[u8]) {
+        let mut other = false;
+        for t in crate::wire::TvlvIter::new(area) {
+            let Ok(t) = t else {
+                self.stats.drop_malformed += 1;
+                return;
+            };
+            if t.tvlv_type == crate::wire::TvlvType::Tt && t.version == 1 {
+                match crate::wire::tvlv_data::TtData::parse(t.value) {
+                    Ok(tt) => {
+                        let act = self.tt.on_ogm(self.now, orig, &tt);
+                        self.tt_act(act);
+                    }
+                    Err(_) => self.stats.drop_malformed += 1,
+                }
+            } else {
+                other = true;
+            }
+        }
+        if other {
+            self.push_event(Event::Tvlv {
+                orig,
+                unicast: false,
+                data: area.to_vec(),
+            });
+        }
     }
 
     /// One of our own OGMs rebroadcast by a neighbour: count the echo.

@@ -391,6 +391,8 @@ fn line(n: usize, seed: u64) -> Net {
 fn unicast_crosses_the_mesh_and_ttl_limits_it() {
     let mut net = line(4, 21);
     let (now, d) = (net.now, net.primary(3));
+    let fwd = |net: &Net, n: usize| net.nodes[n].stats().fwd_unicast;
+    let (f1, f2) = (fwd(&net, 1), fwd(&net, 2));
     net.nodes[0].send_unicast(now, d, 0, &frame(7)).unwrap();
     net.run(now + Duration::from_millis(50), false);
     let got: Vec<_> = net
@@ -402,8 +404,8 @@ fn unicast_crosses_the_mesh_and_ttl_limits_it() {
         })
         .collect();
     assert_eq!(got, vec![(3, DeliverKind::Unicast, 7)]);
-    assert_eq!(net.nodes[1].stats().fwd_unicast, 1);
-    assert_eq!(net.nodes[2].stats().fwd_unicast, 1);
+    assert_eq!(fwd(&net, 1) - f1, 1);
+    assert_eq!(fwd(&net, 2) - f2, 1);
     assert!(matches!(
         net.nodes[0].send_unicast(now, d, 0, &[1, 2, 3]),
         Err(SendError::BadFrame)
@@ -582,6 +584,7 @@ fn big_unicast_is_fragmented_and_reassembled() {
     for (i, b) in big.iter_mut().enumerate().skip(15) {
         *b = (i % 253) as u8;
     }
+    let relayed = net.nodes[1].stats().fwd_unicast;
     net.nodes[0].send_unicast(now, d, 0, &big).unwrap();
     assert_eq!(net.nodes[0].stats().tx_frag, 3);
     net.run(now + Duration::from_millis(50), false);
@@ -595,7 +598,7 @@ fn big_unicast_is_fragmented_and_reassembled() {
         .collect();
     assert_eq!(got, vec![&big]);
     assert_eq!(
-        net.nodes[1].stats().fwd_unicast,
+        net.nodes[1].stats().fwd_unicast - relayed,
         3,
         "relay forwards fragments"
     );
@@ -606,4 +609,58 @@ fn big_unicast_is_fragmented_and_reassembled() {
         net.nodes[0].send_unicast(now, d, 0, &huge),
         Err(SendError::TooBig { .. })
     ));
+}
+
+/// Translation tables: each end announces its soft interface's MAC; after
+/// a few OGMs the other end knows where it lives, and a frame to it goes
+/// as UNICAST (not flooded) and arrives; a frame to an unknown MAC floods.
+#[test]
+fn translation_tables_turn_floods_into_unicast() {
+    let mut net = Net::new(3, 33);
+    net.wire(0, 1);
+    net.wire(1, 2);
+    let (s0, s2) = (Mac([2, 0x5f, 0, 0, 0, 0]), Mac([2, 0x5f, 0, 0, 0, 2]));
+    net.nodes[0].set_soft_mac(Instant::ZERO, s0);
+    net.nodes[2].set_soft_mac(Instant::ZERO, s2);
+    net.run(secs(8), true);
+    assert!(net.nodes[0]
+        .tt_global()
+        .iter()
+        .any(|(m, _, o)| *m == s2 && *o == net.primary(2)));
+    assert!(net.nodes[2]
+        .tt_global()
+        .iter()
+        .any(|(m, _, o)| *m == s0 && *o == net.primary(0)));
+    assert!(
+        net.nodes[1].tt_global().len() >= 2,
+        "the relay learns both too"
+    );
+    let now = net.now;
+    let mut f = frame(3);
+    f[0..6].copy_from_slice(&s2.0);
+    f[6..12].copy_from_slice(&s0.0);
+    let (u, b) = (
+        net.nodes[0].stats().tx_unicast,
+        net.nodes[0].stats().tx_bcast,
+    );
+    net.nodes[0].send_frame(now, &f).unwrap();
+    assert_eq!(net.nodes[0].stats().tx_unicast, u + 1);
+    let mut g = f.clone();
+    g[0..6].copy_from_slice(&[2, 0x77, 0, 0, 0, 9]); // nobody announced it
+    net.nodes[0].send_frame(now, &g).unwrap();
+    assert_eq!(net.nodes[0].stats().tx_bcast, b + 1);
+    net.run(now + Duration::from_millis(50), false);
+    assert!(net.events.iter().any(|(n, e)| *n == 2
+        && matches!(e, Event::Deliver { kind: DeliverKind::Unicast, frame, .. } if frame == &f)));
+    // a LAN client behind node 2 is learned from its frames and announced
+    let c = Mac([2, 0xcc, 0, 0, 0, 1]);
+    let mut h = frame(4);
+    h[0..6].copy_from_slice(&s0.0);
+    h[6..12].copy_from_slice(&c.0);
+    net.nodes[2].send_frame(now, &h).unwrap();
+    net.run(now + Duration::from_millis(3000), false);
+    assert!(net.nodes[0]
+        .tt_global()
+        .iter()
+        .any(|(m, _, o)| *m == c && *o == net.primary(2)));
 }

@@ -645,6 +645,10 @@ fn tshark_decodes_what_the_core_sends() {
     .append_tvlv(&mut tvlv)
     .unwrap();
     nodes[0].set_ogm_tvlvs(tvlv).unwrap();
+    // Soft-interface clients, so TT TVLVs carry entries and CRCs that the
+    // dissector verifies (it flags a wrong CRC).
+    nodes[0].set_soft_mac(t0, mac(0x5a));
+    nodes[2].set_soft_mac(t0, mac(0x5c));
     // wires: (node, iface) pairs
     let wires = [((0, a0), (1, b0)), ((1, b1), (2, c0))];
     let mut frames: Vec<Vec<u8>> = Vec::new();
@@ -697,7 +701,11 @@ fn tshark_decodes_what_the_core_sends() {
                     } else {
                         continue;
                     };
-                    if now < Instant::from_millis(7000) || (x.0, y.0) == (0, 1) {
+                    // C hears nothing for its first 4 s, so it misses A's
+                    // TT diffs and must request A's full table (whose CRC
+                    // the dissector verifies).
+                    let deaf = peer.0 == 2 && now < Instant::from_millis(4000);
+                    if !deaf && (now < Instant::from_millis(7000) || (x.0, y.0) == (0, 1)) {
                         inflight.push((
                             now + step,
                             peer.0,
@@ -726,6 +734,7 @@ fn tshark_decodes_what_the_core_sends() {
     assert_eq!(packets.len(), frames.len());
     let mut seen = std::collections::BTreeSet::new();
     let mut errs = Vec::new();
+    let mut crc_checked = 0;
     for (i, (f, pkt)) in frames.iter().zip(packets).enumerate() {
         let layers = pkt.get("_source").and_then(|s| s.get("layers")).unwrap();
         if layers.get("batadv").is_none() {
@@ -747,7 +756,15 @@ fn tshark_decodes_what_the_core_sends() {
             ));
         }
         seen.insert(f[14]);
+        // The dissector recomputes every TT VLAN CRC: 1 = good.
+        for st in layers.all("batadv.tvlv.tt.vlan.crc.status") {
+            crc_checked += 1;
+            if st != "1" {
+                errs.push(format!("frame {i}: TT VLAN CRC status {st}"));
+            }
+        }
     }
+    assert!(crc_checked > 0, "no TT CRC was checked by the dissector");
     assert!(errs.is_empty(), "{}", errs.join("\n"));
     // OGM, BCAST, UNICAST, UNICAST_FRAG, ICMP, UNICAST_TVLV
     for ty in [0x00, 0x01, 0x40, 0x41, 0x43, 0x44] {

@@ -189,8 +189,14 @@ async fn main_loop(opts: Options) -> io::Result<()> {
                     }
                 }
             });
-            if log >= LogLevel::Info {
-                eprintln!("meshd: soft interface {name} up");
+            match link_info(name) {
+                Ok(i) => {
+                    node.set_soft_mac(clock(), i.mac);
+                    if log >= LogLevel::Info {
+                        eprintln!("meshd: soft interface {name} {} up", i.mac);
+                    }
+                }
+                Err(e) => eprintln!("meshd: soft interface {name}: {e}"),
             }
             Some(t)
         }
@@ -219,10 +225,9 @@ async fn main_loop(opts: Options) -> io::Result<()> {
             _ = tokio::time::sleep(wake) => node.handle_timeout(clock()),
             Some((k, frame)) = rx.recv() => {
                 if k == FROM_TAP {
-                    // No translation tables yet: every frame from the soft
-                    // interface is flooded as a batman broadcast, which is
-                    // what batman-adv does for unknown destinations.
-                    if let Err(e) = node.send_broadcast(clock(), &frame) {
+                    // Unicast to the originator that announced the
+                    // destination, else flooded (the core decides).
+                    if let Err(e) = node.send_frame(clock(), &frame) {
                         if log >= LogLevel::Debug {
                             eprintln!("meshd: soft interface frame not sent: {e}");
                         }
@@ -322,7 +327,8 @@ fn flush(node: &mut Node<Rng>, hards: &[Hard], tap: Option<&AsyncFd<Tap>>, log: 
     }
 }
 
-/// `batctl o` layout, printed on SIGUSR1 (until the control socket lands).
+/// `batctl o` and `batctl tg` layouts, printed on SIGUSR1 (until the
+/// control socket lands).
 fn print_originators(node: &Node<Rng>) {
     let now = node.now();
     println!("  Originator        last-seen ( #/255) Nexthop           [outgoingIF]");
@@ -334,5 +340,9 @@ fn print_originators(node: &Node<Rng>) {
                 o.orig, r.tq, r.mac, r.iface
             );
         }
+    }
+    println!("  Client             VID  Originator");
+    for (mac, vid, orig) in node.tt_global() {
+        println!(" * {mac}  {:4}  {orig}", vid & 0x0fff);
     }
 }

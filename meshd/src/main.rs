@@ -1,9 +1,9 @@
 //! meshd: the mesh router daemon and its `meshctl` CLI, in one binary.
 //!
 //! Status (issue 5 in progress): `meshd daemon -i IF...` runs the routing
-//! core on AF_PACKET sockets, with an optional TAP soft interface whose
-//! frames are flooded as batman broadcasts (no translation tables, config
-//! file or control socket yet). `meshd decode <hex>` decodes
+//! core on AF_PACKET sockets, with an optional TAP soft interface carried
+//! by batman unicast (translation tables) or broadcast (no config file,
+//! netlink or control socket yet). `meshd decode <hex>` decodes
 //! a batman-adv payload with the core's wire parsers.
 
 mod daemon;
@@ -16,14 +16,14 @@ const USAGE: &str = "\
 meshd - community mesh router daemon (batman-adv compatible)
 
 The daemon runs the BATMAN IV routing core on raw sockets. Not there yet:
-translation tables (soft-interface frames are flooded), the config file,
-netlink and meshctl.
+the config file, netlink and meshctl.
 
 usage:
   meshd daemon -i IF [-i IF ...] [-t bat0] [--log warn|info|debug]
                        run on the given mesh interfaces (root or CAP_NET_RAW);
-                       -t creates the soft interface (a TAP) whose frames are
-                       flooded across the mesh (no translation tables yet);
+                       -t creates the soft interface (a TAP): its frames go
+                       to the node that announced the destination in its
+                       translation table, or are flooded;
                        SIGUSR1 prints the originator table, SIGTERM stops
   meshd decode <hex>   decode one batman-adv payload (bytes after the
                        Ethernet header, ethertype 0x4305) and print its fields

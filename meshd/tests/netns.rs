@@ -59,10 +59,13 @@ fn missing_interface_is_a_clear_error() {
 }
 
 /// meshd and a real Linux batman-adv node (QEMU VM, ../shared/tools/batadv-vm)
-/// on one link list each other as originators with a route.
+/// on one link: each lists the other as an originator with a route, their
+/// translation tables agree (the kernel lists our bat0 behind our
+/// originator, we list its bat0 behind it), and the two bat0 interfaces
+/// ping each other.
 #[test]
-fn kernel_batman_adv_and_meshd_list_each_other() {
-    if !require_root("kernel_batman_adv_and_meshd_list_each_other") {
+fn kernel_batman_adv_and_meshd_interoperate() {
+    if !require_root("kernel_batman_adv_and_meshd_interoperate") {
         return;
     }
     let vm_tool =
@@ -105,8 +108,32 @@ fn kernel_batman_adv_and_meshd_list_each_other() {
         "VM not ready: {}",
         String::from_utf8_lossy(&ready.stdout)
     );
+    // The READY line names the guest's bat0 MAC and IPv4 address.
+    let console = String::from_utf8_lossy(&sh(&["log", &vm]).stdout).to_string();
+    let ready_line = console
+        .lines()
+        .find(|l| l.contains("READY"))
+        .expect("READY line")
+        .to_string();
+    let field = |k: &str| {
+        ready_line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(k))
+            .unwrap_or_else(|| panic!("no {k} in {ready_line}"))
+            .to_string()
+    };
+    let (vm_bat0, vm_ip4) = (field("bat0="), field("ip4="));
+    let vm_ip = vm_ip4.split('/').next().unwrap().to_string();
     let log = log_path("k");
-    let _p = k.spawn(MESHD, &["daemon", "-i", &vm], &log).unwrap();
+    let p = k
+        .spawn(MESHD, &["daemon", "-i", &vm, "-t", "bat0"], &log)
+        .unwrap();
+    let up = wait_for(Duration::from_secs(5), || {
+        k.ip(&["link", "show", "bat0"]).is_ok()
+    });
+    assert!(up.is_some(), "no bat0:\n{}", read(&log));
+    k.ip(&["addr", "add", "192.168.77.200/24", "dev", "bat0"])
+        .unwrap();
     let ours = wait_for(Duration::from_secs(30), || {
         read(&log).contains(&format!("route to {vm_mac}"))
     });
@@ -127,11 +154,50 @@ fn kernel_batman_adv_and_meshd_list_each_other() {
         theirs.is_some(),
         "kernel never selected a route to meshd:\n{kernel_table}"
     );
+    // Pings over bat0 (the kernel needs our translation table to answer).
+    let ping = || {
+        k.cmd("ping")
+            .args(["-c", "1", "-W", "1", &vm_ip])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    let pinged = wait_for(Duration::from_secs(90), ping);
+    let tg = String::from_utf8_lossy(&sh(&["exec", &vm, "batctl", "tg", "-H"]).stdout).to_string();
+    assert!(
+        pinged.is_some(),
+        "no ping meshd -> kernel over bat0; kernel tg:\n{tg}\n{}",
+        read(&log)
+    );
+    let back = sh(&["exec", &vm, "ping", "-c", "1", "-W", "2", "192.168.77.200"]);
+    assert!(
+        back.status.success(),
+        "no ping kernel -> meshd: {}",
+        String::from_utf8_lossy(&back.stdout)
+    );
+    // Both translation tables name the other side's bat0.
+    let our_mac = String::from_utf8_lossy(&k.ip(&["-br", "link", "show", "bat0"]).unwrap().stdout)
+        .split_whitespace()
+        .nth(2)
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        tg.contains(&our_mac),
+        "kernel tg lacks our bat0 {our_mac}:\n{tg}"
+    );
+    p.signal(10).unwrap();
+    let ours_tg = wait_for(Duration::from_secs(2), || read(&log).contains(&vm_bat0));
+    assert!(
+        ours_tg.is_some(),
+        "our tg lacks the kernel's bat0 {vm_bat0}:\n{}",
+        read(&log)
+    );
     let _ = std::fs::remove_file(&log);
 }
 
 /// A line of three daemons, each with a `bat0` soft interface carrying an
-/// IPv4 and an IPv6 address; the ends ping each other across the middle.
+/// IPv4 and an IPv6 address; the ends ping each other across the middle
+/// (translation tables make the replies unicast).
 ///
 /// ```text
 ///   [a] bat0 10.99.0.1   [b] bat0 10.99.0.2   [c] bat0 10.99.0.3
