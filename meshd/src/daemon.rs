@@ -14,6 +14,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc;
 
 use crate::sys::link::{link_info, LinkInfo};
+use crate::sys::netlink::{self, LinkMonitor};
 use crate::sys::packet::PacketSocket;
 use crate::sys::tap::Tap;
 
@@ -211,8 +212,33 @@ async fn main_loop(opts: Options) -> io::Result<()> {
             node.primary_mac().unwrap_or(Mac::ZERO)
         );
     }
-    // Link state from sysfs once a second (netlink events come later in
-    // this issue): carrier changes reach the core within a second.
+    // Link state: rtnetlink events apply at once; sysfs is also read once
+    // a second in case an event was lost (the socket buffer can overflow).
+    let (ltx, mut lrx) = mpsc::channel::<netlink::LinkEvent>(256);
+    match LinkMonitor::open().and_then(LinkMonitor::into_async) {
+        Ok(mon) => {
+            tokio::task::spawn_local(async move {
+                let mut buf = vec![0u8; 16_384];
+                loop {
+                    let Ok(mut guard) = mon.readable().await else {
+                        return;
+                    };
+                    match guard.try_io(|s| s.get_ref().recv(&mut buf)) {
+                        Ok(Ok(n)) => {
+                            for ev in netlink::parse(&buf[..n]) {
+                                if ltx.send(ev).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                        Ok(Err(e)) => eprintln!("meshd: netlink: {e}"),
+                        Err(_would_block) => continue,
+                    }
+                }
+            });
+        }
+        Err(e) => eprintln!("meshd: no netlink link events ({e}); reading carrier once a second"),
+    }
     let mut carrier: Vec<bool> = hards.iter().map(|h| h.info.carrier).collect();
     let mut link_poll = tokio::time::interval(Duration::from_secs(1));
     loop {
@@ -236,6 +262,18 @@ async fn main_loop(opts: Options) -> io::Result<()> {
                     let dst = Mac::from_bytes(&frame[0..6]);
                     let src = Mac::from_bytes(&frame[6..12]);
                     node.handle_frame(clock(), hards[k].id, src, dst, &frame[14..]);
+                }
+            }
+            Some(ev) = lrx.recv() => {
+                if let Some(k) = hards.iter().position(|h| h.info.ifindex == ev.ifindex) {
+                    if ev.carrier != carrier[k] {
+                        carrier[k] = ev.carrier;
+                        if log >= LogLevel::Info {
+                            let state = if ev.carrier { "up" } else { "down" };
+                            eprintln!("meshd: {} carrier {state} (netlink)", hards[k].info.name);
+                        }
+                        node.set_carrier(clock(), hards[k].id, ev.carrier);
+                    }
                 }
             }
             _ = link_poll.tick() => {

@@ -2,5 +2,6 @@
 //! `unsafe`; each block says why it is sound.
 
 pub mod link;
+pub mod netlink;
 pub mod packet;
 pub mod tap;
