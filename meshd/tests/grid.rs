@@ -117,7 +117,7 @@ fn grid_3x3_carrier_cut_on_the_path_resumes_within_a_second() {
     let next_hop = |n: &str| -> Option<String> {
         let log = std::fs::read_to_string(log_path(n)).ok()?;
         let needle = format!("route to {dest_mac} via ");
-        let line = log.lines().filter(|l| l.contains(&needle)).next_back()?;
+        let line = log.lines().rfind(|l| l.contains(&needle))?;
         let mac = line.split(&needle).nth(1)?.split_whitespace().next()?;
         owner.get(mac).cloned()
     };
