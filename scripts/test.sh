@@ -12,6 +12,7 @@ command -v tshark >/dev/null || need_pkgs+=(tshark)
 command -v c++ >/dev/null || need_pkgs+=(g++)
 command -v ping >/dev/null || need_pkgs+=(iputils-ping)
 command -v ip >/dev/null || need_pkgs+=(iproute2)
+command -v nft >/dev/null || need_pkgs+=(nftables)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         export DEBIAN_FRONTEND=noninteractive

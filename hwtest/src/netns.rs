@@ -1,7 +1,7 @@
 //! Network-namespace test runner: namespaces joined by veth pairs, real
 //! processes inside, everything removed again.
 //!
-//! Safety of the host: every namespace is named `mt<pid>-<name>` and made
+//! Safety of the host: every namespace is named `mt<pid>-<n>-<name>` and made
 //! here; nothing touches the host's interfaces. Guards delete namespaces and
 //! kill processes on drop (also when a test panics); namespaces left by a
 //! run that was killed outright are removed by [`sweep_stale`], which every
@@ -82,10 +82,14 @@ pub struct Netns {
 }
 
 impl Netns {
-    /// Create `mt<pid>-<short>` with loopback up.
+    /// Create `mt<pid>-<n>-<short>` (n counts up within the process, so
+    /// tests running in parallel threads never share a namespace) with
+    /// loopback up.
     pub fn new(short: &str) -> io::Result<Self> {
+        static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         sweep_stale();
-        let name = format!("mt{}-{short}", std::process::id());
+        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("mt{}-{n}-{short}", std::process::id());
         let _ = ip(&["netns", "del", &name]);
         ip(&["netns", "add", &name])?;
         let ns = Netns { name };
