@@ -9,7 +9,7 @@
 use std::io;
 use std::time::Duration;
 
-use batman::{Config, Event, IfaceConfig, IfaceId, IfaceKind, Instant, Mac, Node};
+use batman::{Event, IfaceConfig, IfaceId, IfaceKind, Instant, Mac, Node};
 use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc;
 
@@ -38,13 +38,12 @@ impl std::str::FromStr for LogLevel {
     }
 }
 
-/// What to run.
+/// What to run: a validated configuration, and the file it came from
+/// (re-read on SIGHUP) if any.
 #[derive(Debug, Clone)]
 pub struct Options {
-    pub ifaces: Vec<String>,
-    /// Soft interface (TAP) name; `None`: routing only.
-    pub tap: Option<String>,
-    pub log: LogLevel,
+    pub config: crate::config::Config,
+    pub path: Option<std::path::PathBuf>,
 }
 
 /// Channel index of frames read from the soft interface.
@@ -87,9 +86,85 @@ impl batman::RngCore for Rng {
 }
 
 struct Hard {
+    /// Channel key of this interface's frames (unique for the run).
+    key: usize,
     id: IfaceId,
     info: LinkInfo,
     sock: std::rc::Rc<AsyncFd<PacketSocket>>,
+    reader: tokio::task::AbortHandle,
+}
+
+impl Drop for Hard {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+/// Open a hard interface: raw socket, core interface, reader task.
+fn open_hard(
+    name: &str,
+    key: usize,
+    node: &mut Node<Rng>,
+    now: Instant,
+    tx: &mpsc::Sender<(usize, Vec<u8>)>,
+    log: LogLevel,
+) -> io::Result<Hard> {
+    let info = link_info(name)?;
+    let sock = PacketSocket::open(info.ifindex).map_err(|e| {
+        if e.kind() == io::ErrorKind::PermissionDenied {
+            io::Error::new(
+                e.kind(),
+                format!("{name}: opening a raw socket needs root or CAP_NET_RAW ({e})"),
+            )
+        } else {
+            io::Error::new(e.kind(), format!("{name}: {e}"))
+        }
+    })?;
+    let cfg = IfaceConfig {
+        mac: info.mac,
+        kind: if info.wireless {
+            IfaceKind::Wireless
+        } else {
+            IfaceKind::Wired
+        },
+        mtu: info.mtu,
+        hop_penalty: 0,
+    };
+    let id = node
+        .add_iface(now, cfg)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{name}: {e}")))?;
+    if !info.carrier {
+        node.set_carrier(now, id, false);
+    }
+    if log >= LogLevel::Info {
+        eprintln!("meshd: {name} {} mtu {} as {:?}", info.mac, info.mtu, id);
+    }
+    let sock = std::rc::Rc::new(sock.into_async()?);
+    let (reader, txc) = (sock.clone(), tx.clone());
+    let task = tokio::task::spawn_local(async move {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            let Ok(mut guard) = reader.readable().await else {
+                return;
+            };
+            match guard.try_io(|s| s.get_ref().recv(&mut buf)) {
+                Ok(Ok(n)) => {
+                    if txc.send((key, buf[..n].to_vec())).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(Err(e)) => eprintln!("meshd: receive: {e}"),
+                Err(_would_block) => continue,
+            }
+        }
+    });
+    Ok(Hard {
+        key,
+        id,
+        info,
+        sock,
+        reader: task.abort_handle(),
+    })
 }
 
 /// Run until SIGTERM or SIGINT.
@@ -105,65 +180,18 @@ pub fn run(opts: Options) -> io::Result<()> {
 async fn main_loop(opts: Options) -> io::Result<()> {
     let start = std::time::Instant::now();
     let clock = move || Instant::from_micros(start.elapsed().as_micros() as u64);
-    let log = opts.log;
-    let mut node = Node::new(Config::default(), Rng::from_os()?, clock())
+    let mut cfg = opts.config.clone();
+    let mut log = cfg.log;
+    let mut node = Node::new(cfg.batman.clone(), Rng::from_os()?, clock())
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
     let (tx, mut rx) = mpsc::channel::<(usize, Vec<u8>)>(1024);
     let mut hards: Vec<Hard> = Vec::new();
-    for name in &opts.ifaces {
-        let info = link_info(name)?;
-        let sock = PacketSocket::open(info.ifindex).map_err(|e| {
-            if e.kind() == io::ErrorKind::PermissionDenied {
-                io::Error::new(
-                    e.kind(),
-                    format!("{name}: opening a raw socket needs root or CAP_NET_RAW ({e})"),
-                )
-            } else {
-                io::Error::new(e.kind(), format!("{name}: {e}"))
-            }
-        })?;
-        let cfg = IfaceConfig {
-            mac: info.mac,
-            kind: if info.wireless {
-                IfaceKind::Wireless
-            } else {
-                IfaceKind::Wired
-            },
-            mtu: info.mtu,
-            hop_penalty: 0,
-        };
-        let id = node
-            .add_iface(clock(), cfg)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{name}: {e}")))?;
-        if !info.carrier {
-            node.set_carrier(clock(), id, false);
-        }
-        if log >= LogLevel::Info {
-            eprintln!("meshd: {name} {} mtu {} as {:?}", info.mac, info.mtu, id);
-        }
-        let sock = std::rc::Rc::new(sock.into_async()?);
-        let k = hards.len();
-        let (reader, txc) = (sock.clone(), tx.clone());
-        tokio::task::spawn_local(async move {
-            let mut buf = vec![0u8; 65_536];
-            loop {
-                let Ok(mut guard) = reader.readable().await else {
-                    return;
-                };
-                match guard.try_io(|s| s.get_ref().recv(&mut buf)) {
-                    Ok(Ok(n)) => {
-                        if txc.send((k, buf[..n].to_vec())).await.is_err() {
-                            return;
-                        }
-                    }
-                    Ok(Err(e)) => eprintln!("meshd: receive: {e}"),
-                    Err(_would_block) => continue,
-                }
-            }
-        });
-        hards.push(Hard { id, info, sock });
+    let mut next_key = 0usize;
+    for name in &cfg.interfaces {
+        hards.push(open_hard(name, next_key, &mut node, clock(), &tx, log)?);
+        next_key += 1;
     }
-    let tap = match &opts.tap {
+    let tap = match &cfg.soft_interface {
         Some(name) => {
             let t = Tap::open(name).map_err(|e| {
                 io::Error::new(
@@ -206,6 +234,7 @@ async fn main_loop(opts: Options) -> io::Result<()> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut usr1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())?;
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     if log >= LogLevel::Info {
         eprintln!(
             "meshd: running as originator {}",
@@ -259,9 +288,11 @@ async fn main_loop(opts: Options) -> io::Result<()> {
                         }
                     }
                 } else if frame.len() >= 14 {
-                    let dst = Mac::from_bytes(&frame[0..6]);
-                    let src = Mac::from_bytes(&frame[6..12]);
-                    node.handle_frame(clock(), hards[k].id, src, dst, &frame[14..]);
+                    if let Some(h) = hards.iter().find(|h| h.key == k) {
+                        let dst = Mac::from_bytes(&frame[0..6]);
+                        let src = Mac::from_bytes(&frame[6..12]);
+                        node.handle_frame(clock(), h.id, src, dst, &frame[14..]);
+                    }
                 }
             }
             Some(ev) = lrx.recv() => {
@@ -289,6 +320,51 @@ async fn main_loop(opts: Options) -> io::Result<()> {
                 }
             }
             _ = usr1.recv() => print_originators(&node),
+            _ = hup.recv() => {
+                let Some(path) = &opts.path else {
+                    eprintln!("meshd: SIGHUP: no config file to reload (started with -i)");
+                    continue;
+                };
+                match crate::config::load(path) {
+                    Err(e) => eprintln!("meshd: reload refused, keeping the running configuration: {e}"),
+                    Ok(new) => {
+                        if new.soft_interface != cfg.soft_interface || new.batman != cfg.batman {
+                            eprintln!("meshd: reload: soft_interface and [batman] changes take effect at the next start");
+                        }
+                        // Interfaces gone from the file: drop them.
+                        let gone: Vec<usize> = hards
+                            .iter()
+                            .filter(|h| !new.interfaces.contains(&h.info.name))
+                            .map(|h| h.key)
+                            .collect();
+                        for key in gone {
+                            let pos = hards.iter().position(|h| h.key == key).expect("listed");
+                            let h = hards.remove(pos);
+                            carrier.remove(pos);
+                            let _ = node.remove_iface(clock(), h.id);
+                            eprintln!("meshd: reload: {} removed", h.info.name);
+                        }
+                        // New ones: open them (a failure is reported, the rest applies).
+                        for name in &new.interfaces {
+                            if hards.iter().any(|h| &h.info.name == name) {
+                                continue;
+                            }
+                            match open_hard(name, next_key, &mut node, clock(), &tx, new.log) {
+                                Ok(h) => {
+                                    next_key += 1;
+                                    carrier.push(h.info.carrier);
+                                    hards.push(h);
+                                    eprintln!("meshd: reload: {name} added");
+                                }
+                                Err(e) => eprintln!("meshd: reload: {name}: {e}"),
+                            }
+                        }
+                        log = new.log;
+                        cfg = new;
+                        eprintln!("meshd: configuration reloaded");
+                    }
+                }
+            }
             _ = term.recv() => break,
             _ = int.recv() => break,
         }

@@ -6,6 +6,7 @@
 //! netlink or control socket yet). `meshd decode <hex>` decodes
 //! a batman-adv payload with the core's wire parsers.
 
+mod config;
 mod daemon;
 mod sys;
 
@@ -19,6 +20,10 @@ The daemon runs the BATMAN IV routing core on raw sockets. Not there yet:
 the config file, netlink and meshctl.
 
 usage:
+  meshd daemon [--config FILE] [--log warn|info|debug]
+                       run as /etc/meshd/meshd.toml (or FILE) says; SIGHUP
+                       re-reads it (a bad file is refused, the running
+                       configuration kept)
   meshd daemon -i IF [-i IF ...] [-t bat0] [--log warn|info|debug]
                        run on the given mesh interfaces (root or CAP_NET_RAW);
                        -t creates the soft interface (a TAP): its frames go
@@ -84,13 +89,19 @@ fn main() -> ExitCode {
 
 fn parse_daemon(args: &[String]) -> Result<daemon::Options, String> {
     let mut ifaces = Vec::new();
-    let mut log = daemon::LogLevel::Info;
+    let mut log = None;
     let mut tap = None;
+    let mut path = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
+            "-c" | "--config" => {
+                path = Some(std::path::PathBuf::from(
+                    it.next().ok_or("--config needs a file")?,
+                ))
+            }
             "-i" | "--iface" => ifaces.push(it.next().ok_or("-i needs an interface name")?.clone()),
-            "--log" => log = it.next().ok_or("--log needs a level")?.parse()?,
+            "--log" => log = Some(it.next().ok_or("--log needs a level")?.parse()?),
             "-t" | "--tap" => {
                 tap = Some(it.next().ok_or("-t needs a soft interface name")?.clone())
             }
@@ -98,9 +109,30 @@ fn parse_daemon(args: &[String]) -> Result<daemon::Options, String> {
         }
     }
     if ifaces.is_empty() {
-        return Err("daemon needs at least one -i IF".into());
+        // The config file: --config, or the default location.
+        let path = path.unwrap_or_else(|| std::path::PathBuf::from(config::DEFAULT_PATH));
+        let mut config = config::load(&path)?;
+        if let Some(l) = log {
+            config.log = l;
+        }
+        if tap.is_some() {
+            config.soft_interface = tap;
+        }
+        return Ok(daemon::Options {
+            config,
+            path: Some(path),
+        });
     }
-    Ok(daemon::Options { ifaces, tap, log })
+    if path.is_some() {
+        return Err("give either --config or -i, not both".into());
+    }
+    let config = config::Config {
+        interfaces: ifaces,
+        soft_interface: tap,
+        log: log.unwrap_or(daemon::LogLevel::Info),
+        batman: batman::Config::default(),
+    };
+    Ok(daemon::Options { config, path: None })
 }
 
 fn parse_hex(s: &str) -> Result<Vec<u8>, String> {

@@ -270,3 +270,79 @@ fn line_of_three_pings_end_to_end_over_bat0() {
         let _ = std::fs::remove_file(l);
     }
 }
+
+/// The config file: a missing or broken one is a clear error naming the
+/// file (and line); SIGHUP re-reads it, refuses a broken one and keeps
+/// running, and picks up a new interface without a restart.
+#[test]
+fn config_file_and_sighup_reload() {
+    let missing = std::process::Command::new(MESHD)
+        .args(["daemon", "--config", "/nonexistent/meshd.toml"])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/meshd.toml"));
+    let dir = std::env::temp_dir().join(format!("meshd-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("meshd.toml");
+    std::fs::write(&file, "[mesh]\ninterfaces = [\"m0\"]\nlog = \"chatty\"\n").unwrap();
+    let bad = std::process::Command::new(MESHD)
+        .args(["daemon", "--config", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("meshd.toml") && err.contains("log"), "{err}");
+    if !require_root("config_file_and_sighup_reload") {
+        return;
+    }
+    let a = Netns::new("ca").unwrap();
+    let b = Netns::new("cb").unwrap();
+    veth(&a, "m0", &b, "m0", 1500).unwrap();
+    veth(&a, "m1", &b, "m1", 1500).unwrap();
+    std::fs::write(
+        &file,
+        "[mesh]\ninterfaces = [\"m0\"]\nsoft_interface = \"\"\n",
+    )
+    .unwrap();
+    let (la, lb) = (log_path("ca"), log_path("cb"));
+    let pa = a
+        .spawn(MESHD, &["daemon", "--config", file.to_str().unwrap()], &la)
+        .unwrap();
+    let _pb = b
+        .spawn(MESHD, &["daemon", "-i", "m0", "-i", "m1"], &lb)
+        .unwrap();
+    assert!(
+        wait_for(Duration::from_secs(10), || read(&la).contains("route to")).is_some(),
+        "{}",
+        read(&la)
+    );
+    std::fs::write(&file, "[mesh]\ninterfaces = [\"m0\", \"m1\"\n").unwrap();
+    pa.signal(1).unwrap();
+    let refused = wait_for(Duration::from_secs(3), || {
+        read(&la).contains("reload refused")
+    });
+    assert!(refused.is_some(), "{}", read(&la));
+    assert!(
+        read(&la).contains("line"),
+        "the refusal names the line:\n{}",
+        read(&la)
+    );
+    std::fs::write(
+        &file,
+        "[mesh]\ninterfaces = [\"m0\", \"m1\"]\nsoft_interface = \"\"\n",
+    )
+    .unwrap();
+    pa.signal(1).unwrap();
+    let added = wait_for(Duration::from_secs(3), || read(&la).contains("m1 added"));
+    assert!(added.is_some(), "{}", read(&la));
+    let heard = wait_for(Duration::from_secs(10), || read(&la).contains("up on m1"));
+    assert!(
+        heard.is_some(),
+        "no neighbour on the new interface:\n{}",
+        read(&la)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&la);
+    let _ = std::fs::remove_file(&lb);
+}

@@ -1,0 +1,207 @@
+//! `/etc/meshd/meshd.toml`: what the daemon runs on, validated before it is
+//! used (at start and on SIGHUP, where a bad file is refused and the running
+//! configuration kept). See `meshd.toml.example` in the repository.
+
+use serde::Deserialize;
+use std::path::Path;
+
+use crate::daemon::LogLevel;
+
+/// Default location of the config file.
+pub const DEFAULT_PATH: &str = "/etc/meshd/meshd.toml";
+
+/// The file as written.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    mesh: MeshSection,
+    #[serde(default)]
+    batman: BatmanSection,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MeshSection {
+    interfaces: Vec<String>,
+    #[serde(default = "default_soft")]
+    soft_interface: String,
+    #[serde(default = "default_log")]
+    log: String,
+}
+
+fn default_soft() -> String {
+    "bat0".into()
+}
+
+fn default_log() -> String {
+    "info".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct BatmanSection {
+    orig_interval_ms: Option<u64>,
+    hop_penalty: Option<u8>,
+    aggregation: Option<bool>,
+    max_originators: Option<usize>,
+    max_neighbours: Option<usize>,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub interfaces: Vec<String>,
+    /// `None`: routing only, no soft interface.
+    pub soft_interface: Option<String>,
+    pub log: LogLevel,
+    pub batman: batman::Config,
+}
+
+fn valid_ifname(n: &str) -> bool {
+    !n.is_empty() && n.len() < 16 && !n.contains(['/', ' ', '\t', '\0']) && n != "." && n != ".."
+}
+
+/// Parse and validate config text; errors name `origin` and, for syntax
+/// and type errors, the line and column.
+pub fn parse(text: &str, origin: &str) -> Result<Config, String> {
+    let f: File = toml::from_str(text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|s| {
+                let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+                format!(" line {line}:")
+            })
+            .unwrap_or_default();
+        format!("{origin}:{at} {}", e.message().trim())
+    })?;
+    let m = f.mesh;
+    if m.interfaces.is_empty() {
+        return Err(format!(
+            "{origin}: [mesh] interfaces must name at least one interface"
+        ));
+    }
+    for i in &m.interfaces {
+        if !valid_ifname(i) {
+            return Err(format!(
+                "{origin}: [mesh] interfaces: {i:?} is not an interface name"
+            ));
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for i in &m.interfaces {
+        if !seen.insert(i) {
+            return Err(format!(
+                "{origin}: [mesh] interfaces: {i:?} is listed twice"
+            ));
+        }
+    }
+    let soft_interface = if m.soft_interface.is_empty() {
+        None
+    } else if !valid_ifname(&m.soft_interface) {
+        return Err(format!(
+            "{origin}: [mesh] soft_interface: {:?} is not an interface name",
+            m.soft_interface
+        ));
+    } else if m.interfaces.contains(&m.soft_interface) {
+        return Err(format!(
+            "{origin}: [mesh] soft_interface {:?} is also a mesh interface",
+            m.soft_interface
+        ));
+    } else {
+        Some(m.soft_interface)
+    };
+    let log: LogLevel = m
+        .log
+        .parse()
+        .map_err(|e| format!("{origin}: [mesh] log: {e}"))?;
+    let mut bc = batman::Config::default();
+    let b = f.batman;
+    if let Some(ms) = b.orig_interval_ms {
+        bc.orig_interval = std::time::Duration::from_millis(ms);
+    }
+    if let Some(h) = b.hop_penalty {
+        bc.hop_penalty = h;
+    }
+    if let Some(a) = b.aggregation {
+        bc.aggregation = a;
+    }
+    if let Some(n) = b.max_originators {
+        bc.limits.max_originators = n;
+    }
+    if let Some(n) = b.max_neighbours {
+        bc.limits.max_neighbours = n;
+    }
+    bc.validate()
+        .map_err(|e| format!("{origin}: [batman] {e}"))?;
+    Ok(Config {
+        interfaces: m.interfaces,
+        soft_interface,
+        log,
+        batman: bc,
+    })
+}
+
+/// Read and validate a config file.
+pub fn load(path: &Path) -> Result<Config, String> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{origin}: {e}"))?;
+    parse(&text, &origin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_in_the_repository_is_valid() {
+        let text = include_str!("../meshd.toml.example");
+        let c = parse(text, "meshd.toml.example").unwrap();
+        assert_eq!(c.soft_interface.as_deref(), Some("bat0"));
+        assert!(!c.interfaces.is_empty());
+    }
+
+    #[test]
+    fn minimal_file_gets_defaults() {
+        let c = parse("[mesh]\ninterfaces = [\"eth1\"]\n", "t").unwrap();
+        assert_eq!(c.interfaces, vec!["eth1"]);
+        assert_eq!(c.soft_interface.as_deref(), Some("bat0"));
+        assert_eq!(c.log, LogLevel::Info);
+        assert_eq!(c.batman, batman::Config::default());
+        let c = parse(
+            "[mesh]\ninterfaces = [\"eth1\"]\nsoft_interface = \"\"\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.soft_interface, None);
+    }
+
+    #[test]
+    fn errors_name_the_file_the_line_and_the_cause() {
+        let e = parse(
+            "[mesh]\ninterfaces = [\"eth1\"]\nlog = 3\n",
+            "/etc/meshd/meshd.toml",
+        )
+        .unwrap_err();
+        assert!(e.starts_with("/etc/meshd/meshd.toml: line 3:"), "{e}");
+        let e = parse("[mesh]\ninterfaces = [\"eth1\"]\nbogus = 1\n", "f").unwrap_err();
+        assert!(e.contains("line 3") && e.contains("bogus"), "{e}");
+        let e = parse("[mesh]\ninterfaces = [\"eth1\"\n", "f").unwrap_err();
+        assert!(e.starts_with("f: line"), "{e}");
+        let e = parse("[mesh]\ninterfaces = []\n", "f").unwrap_err();
+        assert!(e.contains("at least one"), "{e}");
+        let e = parse("[mesh]\ninterfaces = [\"a/b\"]\n", "f").unwrap_err();
+        assert!(e.contains("not an interface name"), "{e}");
+        let e = parse("[mesh]\ninterfaces = [\"e\", \"e\"]\n", "f").unwrap_err();
+        assert!(e.contains("twice"), "{e}");
+        let e = parse("[mesh]\ninterfaces = [\"e\"]\nlog = \"loud\"\n", "f").unwrap_err();
+        assert!(e.contains("unknown log level"), "{e}");
+        let e = parse(
+            "[mesh]\ninterfaces = [\"e\"]\n[batman]\norig_interval_ms = 5\n",
+            "f",
+        )
+        .unwrap_err();
+        assert!(e.contains("[batman]") && e.contains("orig_interval"), "{e}");
+        let e = load(Path::new("/nonexistent/meshd.toml")).unwrap_err();
+        assert!(e.starts_with("/nonexistent/meshd.toml: "), "{e}");
+    }
+}
