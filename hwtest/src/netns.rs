@@ -143,7 +143,8 @@ pub fn veth(a: &Netns, ia: &str, b: &Netns, ib: &str, mtu: u16) -> io::Result<()
     Ok(())
 }
 
-/// A process in a namespace, killed (SIGKILL) and reaped on drop.
+/// A process in a namespace; on drop it gets SIGTERM (so it can clean up
+/// after itself), then SIGKILL if it has not exited within a second.
 #[derive(Debug)]
 pub struct Proc {
     pub child: Child,
@@ -165,7 +166,15 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.signal(15);
+            let exited = wait_for(Duration::from_secs(1), || {
+                matches!(self.child.try_wait(), Ok(Some(_)))
+            });
+            if exited.is_none() {
+                let _ = self.child.kill();
+            }
+        }
         let _ = self.child.wait();
     }
 }

@@ -44,6 +44,8 @@ impl std::str::FromStr for LogLevel {
 pub struct Options {
     pub config: crate::config::Config,
     pub path: Option<std::path::PathBuf>,
+    /// Control socket path.
+    pub socket: std::path::PathBuf,
 }
 
 /// Channel index of frames read from the soft interface.
@@ -231,6 +233,51 @@ async fn main_loop(opts: Options) -> io::Result<()> {
         }
         None => None,
     };
+    // Control socket: mode 0600 (umask while binding), one JSON line per
+    // request; answered from the main loop, which owns the node.
+    type CtlReq = (String, tokio::sync::oneshot::Sender<String>);
+    let (ctx, mut crx) = mpsc::channel::<CtlReq>(16);
+    let _ = std::fs::remove_file(&opts.socket);
+    // umask is process-wide; it is changed around bind only.
+    let listener = {
+        let old = crate::sys::set_umask(0o177);
+        let l = tokio::net::UnixListener::bind(&opts.socket);
+        crate::sys::set_umask(old);
+        l.map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("control socket {}: {e}", opts.socket.display()),
+            )
+        })?
+    };
+    tokio::task::spawn_local(async move {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let ctx = ctx.clone();
+            tokio::task::spawn_local(async move {
+                let (r, mut w) = stream.into_split();
+                let mut line = String::new();
+                let mut reader = BufReader::new(r);
+                if reader.read_line(&mut line).await.is_err() || line.len() > 4096 {
+                    return;
+                }
+                let answer = match crate::ctl::request_cmd(&line) {
+                    Some(cmd) => {
+                        let (otx, orx) = tokio::sync::oneshot::channel();
+                        if ctx.send((cmd, otx)).await.is_err() {
+                            return;
+                        }
+                        orx.await.unwrap_or_default()
+                    }
+                    None => "{\"ok\":false,\"error\":\"bad request\"}".to_string(),
+                };
+                let _ = w.write_all(format!("{answer}\n").as_bytes()).await;
+            });
+        }
+    });
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut usr1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())?;
@@ -319,6 +366,12 @@ async fn main_loop(opts: Options) -> io::Result<()> {
                     }
                 }
             }
+            Some((cmd, reply)) = crx.recv() => {
+                let names = |id: IfaceId| {
+                    hards.iter().find(|h| h.id == id).map_or_else(|| "?".to_string(), |h| h.info.name.clone())
+                };
+                let _ = reply.send(crate::ctl::answer(&node, &cmd, &names));
+            }
             _ = usr1.recv() => print_originators(&node),
             _ = hup.recv() => {
                 let Some(path) = &opts.path else {
@@ -369,6 +422,7 @@ async fn main_loop(opts: Options) -> io::Result<()> {
             _ = int.recv() => break,
         }
     }
+    let _ = std::fs::remove_file(&opts.socket);
     if log >= LogLevel::Info {
         eprintln!("meshd: shutting down");
     }

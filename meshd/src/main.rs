@@ -2,11 +2,13 @@
 //!
 //! Status (issue 5 in progress): `meshd daemon -i IF...` runs the routing
 //! core on AF_PACKET sockets, with an optional TAP soft interface carried
-//! by batman unicast (translation tables) or broadcast (no config file,
-//! netlink or control socket yet). `meshd decode <hex>` decodes
+//! by batman unicast (translation tables) or broadcast, a config file and
+//! a control socket for `meshctl` (`meshd ctl`, or the binary linked as
+//! `meshctl`). `meshd decode <hex>` decodes
 //! a batman-adv payload with the core's wire parsers.
 
 mod config;
+mod ctl;
 mod daemon;
 mod sys;
 
@@ -17,7 +19,7 @@ const USAGE: &str = "\
 meshd - community mesh router daemon (batman-adv compatible)
 
 The daemon runs the BATMAN IV routing core on raw sockets. Not there yet:
-the config file, netlink and meshctl.
+meshctl's ping, tr, td, if and gwl.
 
 usage:
   meshd daemon [--config FILE] [--log warn|info|debug]
@@ -30,6 +32,12 @@ usage:
                        to the node that announced the destination in its
                        translation table, or are flooded;
                        SIGUSR1 prints the originator table, SIGTERM stops
+  meshd ctl [-s SOCKET] [-j] o|n|s|tl|tg
+                       ask the running daemon (also as `meshctl`, a link to
+                       this binary): originators, neighbours, statistics,
+                       local and global translation tables, batctl layout or
+                       JSON with -j; -s (also for daemon) sets the control
+                       socket, default /run/meshd.sock
   meshd decode <hex>   decode one batman-adv payload (bytes after the
                        Ethernet header, ethertype 0x4305) and print its fields
   meshd --version      print the version
@@ -37,7 +45,24 @@ usage:
 ";
 
 fn main() -> ExitCode {
+    let argv0 = std::env::args().next().unwrap_or_default();
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let as_ctl = std::path::Path::new(&argv0)
+        .file_name()
+        .is_some_and(|n| n == "meshctl");
+    if as_ctl || args.first().map(String::as_str) == Some("ctl") {
+        let rest = if as_ctl { &args[..] } else { &args[1..] };
+        return match ctl::meshctl(rest) {
+            Ok(out) => {
+                print!("{out}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("meshctl: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     match args.first().map(String::as_str) {
         Some("--version") => {
             println!("meshd {}", env!("CARGO_PKG_VERSION"));
@@ -92,6 +117,7 @@ fn parse_daemon(args: &[String]) -> Result<daemon::Options, String> {
     let mut log = None;
     let mut tap = None;
     let mut path = None;
+    let mut socket = std::path::PathBuf::from(ctl::DEFAULT_SOCKET);
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -105,6 +131,7 @@ fn parse_daemon(args: &[String]) -> Result<daemon::Options, String> {
             "-t" | "--tap" => {
                 tap = Some(it.next().ok_or("-t needs a soft interface name")?.clone())
             }
+            "-s" | "--socket" => socket = it.next().ok_or("-s needs a path")?.into(),
             o => return Err(format!("unknown option {o:?}")),
         }
     }
@@ -121,6 +148,7 @@ fn parse_daemon(args: &[String]) -> Result<daemon::Options, String> {
         return Ok(daemon::Options {
             config,
             path: Some(path),
+            socket,
         });
     }
     if path.is_some() {
@@ -132,7 +160,11 @@ fn parse_daemon(args: &[String]) -> Result<daemon::Options, String> {
         log: log.unwrap_or(daemon::LogLevel::Info),
         batman: batman::Config::default(),
     };
-    Ok(daemon::Options { config, path: None })
+    Ok(daemon::Options {
+        config,
+        path: None,
+        socket,
+    })
 }
 
 fn parse_hex(s: &str) -> Result<Vec<u8>, String> {

@@ -20,6 +20,16 @@ use std::time::Duration;
 
 const MESHD: &str = env!("CARGO_BIN_EXE_meshd");
 
+/// Start meshd in `ns` with its own control socket (namespaces share the
+/// filesystem, so the default /run/meshd.sock would collide).
+fn spawn_meshd(ns: &Netns, args: &[&str], log: &std::path::Path) -> hwtest::netns::Proc {
+    let sock = std::env::temp_dir().join(format!("{}.sock", ns.name));
+    let mut all: Vec<&str> = args.to_vec();
+    let sock = sock.to_str().expect("utf-8 path").to_string();
+    all.extend(["-s", sock.as_str()]);
+    ns.spawn(MESHD, &all, log).expect("meshd starts")
+}
+
 fn name(r: usize, c: usize) -> String {
     format!("{r}{c}")
 }
@@ -83,7 +93,7 @@ impl Grid {
             for i in ifs {
                 args.extend(["-i", i.as_str()]);
             }
-            procs.push(ns[n].spawn(MESHD, &args, &log_path(n)).unwrap());
+            procs.push(spawn_meshd(&ns[n], &args, &log_path(n)));
         }
         for r in 0..3 {
             for c in 0..3 {

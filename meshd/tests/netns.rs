@@ -11,6 +11,16 @@ use std::time::Duration;
 
 const MESHD: &str = env!("CARGO_BIN_EXE_meshd");
 
+/// Start meshd in `ns` with its own control socket (namespaces share the
+/// filesystem, so the default /run/meshd.sock would collide).
+fn spawn_meshd(ns: &Netns, args: &[&str], log: &std::path::Path) -> hwtest::netns::Proc {
+    let sock = std::env::temp_dir().join(format!("{}.sock", ns.name));
+    let mut all: Vec<&str> = args.to_vec();
+    let sock = sock.to_str().expect("utf-8 path").to_string();
+    all.extend(["-s", sock.as_str()]);
+    ns.spawn(MESHD, &all, log).expect("meshd starts")
+}
+
 fn log_path(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("meshd-test-{}-{name}.log", std::process::id()))
 }
@@ -30,8 +40,8 @@ fn two_daemons_over_veth_route_to_each_other() {
     let b = Netns::new("b").unwrap();
     veth(&a, "m0", &b, "m0", 1500).unwrap();
     let (la, lb) = (log_path("a"), log_path("b"));
-    let pa = a.spawn(MESHD, &["daemon", "-i", "m0"], &la).unwrap();
-    let _pb = b.spawn(MESHD, &["daemon", "-i", "m0"], &lb).unwrap();
+    let pa = spawn_meshd(&a, &["daemon", "-i", "m0"], &la);
+    let _pb = spawn_meshd(&b, &["daemon", "-i", "m0"], &lb);
     let took = wait_for(Duration::from_secs(10), || {
         read(&la).contains("route to") && read(&lb).contains("route to")
     });
@@ -125,9 +135,7 @@ fn kernel_batman_adv_and_meshd_interoperate() {
     let (vm_bat0, vm_ip4) = (field("bat0="), field("ip4="));
     let vm_ip = vm_ip4.split('/').next().unwrap().to_string();
     let log = log_path("k");
-    let p = k
-        .spawn(MESHD, &["daemon", "-i", &vm, "-t", "bat0"], &log)
-        .unwrap();
+    let p = spawn_meshd(&k, &["daemon", "-i", &vm, "-t", "bat0"], &log);
     let up = wait_for(Duration::from_secs(5), || {
         k.ip(&["link", "show", "bat0"]).is_ok()
     });
@@ -223,7 +231,7 @@ fn line_of_three_pings_end_to_end_over_bat0() {
             if i == 1 {
                 args.extend(["-i", "m1"]);
             }
-            n.spawn(MESHD, &args, &logs[i]).unwrap()
+            spawn_meshd(n, &args, &logs[i])
         })
         .collect();
     for (i, n) in ns.iter().enumerate() {
@@ -306,12 +314,8 @@ fn config_file_and_sighup_reload() {
     )
     .unwrap();
     let (la, lb) = (log_path("ca"), log_path("cb"));
-    let pa = a
-        .spawn(MESHD, &["daemon", "--config", file.to_str().unwrap()], &la)
-        .unwrap();
-    let _pb = b
-        .spawn(MESHD, &["daemon", "-i", "m0", "-i", "m1"], &lb)
-        .unwrap();
+    let pa = spawn_meshd(&a, &["daemon", "--config", file.to_str().unwrap()], &la);
+    let _pb = spawn_meshd(&b, &["daemon", "-i", "m0", "-i", "m1"], &lb);
     assert!(
         wait_for(Duration::from_secs(10), || read(&la).contains("route to")).is_some(),
         "{}",
@@ -345,4 +349,78 @@ fn config_file_and_sighup_reload() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_file(&la);
     let _ = std::fs::remove_file(&lb);
+}
+
+/// `meshctl` (here `meshd ctl`) against a running daemon: originators and
+/// neighbours in batctl's layout, JSON with -j, statistics; the socket is
+/// mode 0600 and removed on SIGTERM.
+#[test]
+fn meshctl_reads_the_running_daemon() {
+    if !require_root("meshctl_reads_the_running_daemon") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let a = Netns::new("qa").unwrap();
+    let b = Netns::new("qb").unwrap();
+    veth(&a, "m0", &b, "m0", 1500).unwrap();
+    let sock = std::env::temp_dir().join(format!("meshd-ctl-{}.sock", std::process::id()));
+    let sock_s = sock.to_str().unwrap().to_string();
+    let (la, lb) = (log_path("qa"), log_path("qb"));
+    let pa = a
+        .spawn(MESHD, &["daemon", "-i", "m0", "-s", &sock_s], &la)
+        .unwrap();
+    let sock_b = format!("{sock_s}.b");
+    let _pb = b
+        .spawn(MESHD, &["daemon", "-i", "m0", "-s", &sock_b], &lb)
+        .unwrap();
+    assert!(wait_for(Duration::from_secs(10), || read(&la).contains("route to")).is_some());
+    let ctl = |args: &[&str]| {
+        let out = std::process::Command::new(MESHD)
+            .arg("ctl")
+            .args(["-s", &sock_s])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "meshctl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let peer = b.ip(&["-br", "link", "show", "m0"]).unwrap();
+    let peer = String::from_utf8_lossy(&peer.stdout)
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .to_string();
+    let o = ctl(&["o"]);
+    assert!(
+        o.contains("Originator") && o.contains(&peer) && o.contains("m0"),
+        "{o}"
+    );
+    let n = ctl(&["n"]);
+    assert!(n.contains(&peer), "{n}");
+    let j = ctl(&["-j", "o"]);
+    assert!(j.starts_with("{\"ok\":true,\"rows\":[{\"orig\":"), "{j}");
+    let s = ctl(&["s"]);
+    assert!(
+        s.contains("rx_ogm:") && s.contains("drop_malformed:"),
+        "{s}"
+    );
+    let bad = std::process::Command::new(MESHD)
+        .args(["ctl", "-s", &sock_s, "bogus"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    pa.signal(15).unwrap();
+    assert!(
+        wait_for(Duration::from_secs(3), || !sock.exists()).is_some(),
+        "socket left behind"
+    );
+    let _ = std::fs::remove_file(&la);
+    let _ = std::fs::remove_file(&lb);
+    let _ = std::fs::remove_file(&sock_b);
 }

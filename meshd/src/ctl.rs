@@ -1,0 +1,298 @@
+//! The control socket protocol and `meshctl`.
+//!
+//! A unix stream socket (mode 0600). A request is one JSON line,
+//! `{"cmd":"o"}`; the answer is one JSON line, `{"ok":true,"rows":[...]}` or
+//! `{"ok":false,"error":"..."}`. Verbs: `o` originators, `n` neighbours,
+//! `s` statistics, `tl` local and `tg` global translation table. `meshctl`
+//! prints batctl's column layouts, or the JSON itself with `-j`.
+
+use std::fmt::Write;
+use std::io::{BufRead, BufReader, Write as IoWrite};
+use std::os::unix::net::UnixStream;
+
+use batman::{Node, RngCore};
+
+/// Default control socket path.
+pub const DEFAULT_SOCKET: &str = "/run/meshd.sock";
+
+/// JSON string literal.
+pub fn js(s: &str) -> String {
+    let mut o = String::with_capacity(s.len() + 2);
+    o.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(o, "\\u{:04x}", c as u32);
+            }
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+/// The `cmd` of a request line (a flat JSON object with string values).
+pub fn request_cmd(line: &str) -> Option<String> {
+    let rest = line.split("\"cmd\"").nth(1)?;
+    let rest = rest
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
+    let end = rest.find('"')?;
+    let cmd = &rest[..end];
+    cmd.chars()
+        .all(|c| c.is_ascii_alphanumeric())
+        .then(|| cmd.to_string())
+}
+
+/// Answer one request from the node's state.
+pub fn answer<R: RngCore>(
+    node: &Node<R>,
+    cmd: &str,
+    ifname: &dyn Fn(batman::IfaceId) -> String,
+) -> String {
+    let now = node.now();
+    let mut rows = Vec::new();
+    match cmd {
+        "o" => {
+            for o in node.originators() {
+                let Some(r) = o.router else { continue };
+                rows.push(format!(
+                    "{{\"orig\":{},\"last_seen_ms\":{},\"tq\":{},\"next_hop\":{},\"iface\":{},\"candidates\":{}}}",
+                    js(&o.orig.to_string()),
+                    now.saturating_since(o.last_seen).as_millis(),
+                    r.tq,
+                    js(&r.mac.to_string()),
+                    js(&ifname(r.iface)),
+                    o.candidates.len()
+                ));
+            }
+        }
+        "n" => {
+            for n in node.neighbours() {
+                rows.push(format!(
+                    "{{\"iface\":{},\"neighbour\":{},\"last_seen_ms\":{},\"tq_own\":{}}}",
+                    js(&ifname(n.iface)),
+                    js(&n.mac.to_string()),
+                    now.saturating_since(n.last_seen).as_millis(),
+                    n.tq_own
+                ));
+            }
+        }
+        "s" => {
+            // Debug output of the counters is `Stats { a: 1, b: 2, ... }`.
+            let text = format!("{:?} {:?}", node.stats(), node.tt_stats());
+            for part in text.split(['{', '}', ',']) {
+                if let Some((k, v)) = part.split_once(':') {
+                    let (k, v) = (k.trim(), v.trim());
+                    if !k.is_empty() && v.chars().all(|c| c.is_ascii_digit()) {
+                        rows.push(format!("{{\"counter\":{},\"value\":{v}}}", js(k)));
+                    }
+                }
+            }
+        }
+        "tl" => {
+            for (mac, vid, announced) in node.tt_local() {
+                rows.push(format!(
+                    "{{\"client\":{},\"vid\":{},\"announced\":{announced}}}",
+                    js(&mac.to_string()),
+                    vid & 0x0fff
+                ));
+            }
+        }
+        "tg" => {
+            for (mac, vid, orig) in node.tt_global() {
+                rows.push(format!(
+                    "{{\"client\":{},\"vid\":{},\"orig\":{}}}",
+                    js(&mac.to_string()),
+                    vid & 0x0fff,
+                    js(&orig.to_string())
+                ));
+            }
+        }
+        other => {
+            return format!(
+                "{{\"ok\":false,\"error\":{}}}",
+                js(&format!("unknown command {other:?}"))
+            )
+        }
+    }
+    format!("{{\"ok\":true,\"rows\":[{}]}}", rows.join(","))
+}
+
+/// Pull the value of `key` out of a flat JSON object (our own rows).
+fn field<'a>(row: &'a str, key: &str) -> &'a str {
+    let Some(rest) = row.split(&format!("\"{key}\":")).nth(1) else {
+        return "";
+    };
+    let rest = rest.trim_start();
+    if let Some(s) = rest.strip_prefix('"') {
+        &s[..s.find('"').unwrap_or(s.len())]
+    } else {
+        &rest[..rest.find([',', '}']).unwrap_or(rest.len())]
+    }
+}
+
+/// The rows of an answer, split at top level.
+fn rows(answer: &str) -> Vec<&str> {
+    let Some(body) = answer.split("\"rows\":[").nth(1) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0i32, None);
+    for (i, c) in body.char_indices() {
+        match c {
+            '{' => {
+                if depth == 0 {
+                    start = Some(i);
+                }
+                depth += 1;
+            }
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    if let Some(s) = start.take() {
+                        out.push(&body[s..=i]);
+                    }
+                }
+            }
+            ']' if depth == 0 => break,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Format an answer as batctl does.
+pub fn render(cmd: &str, answer: &str) -> String {
+    let mut o = String::new();
+    let rs = rows(answer);
+    match cmd {
+        "o" => {
+            let _ = writeln!(
+                o,
+                "   Originator        last-seen ( #/255) Nexthop           [outgoingIF]"
+            );
+            for r in rs {
+                let secs = field(r, "last_seen_ms").parse::<f64>().unwrap_or(0.0) / 1000.0;
+                let _ = writeln!(
+                    o,
+                    " * {} {:7.3}s   ({:>3}) {} [{:>10}]",
+                    field(r, "orig"),
+                    secs,
+                    field(r, "tq"),
+                    field(r, "next_hop"),
+                    field(r, "iface")
+                );
+            }
+        }
+        "n" => {
+            let _ = writeln!(o, "IF             Neighbor              last-seen");
+            for r in rs {
+                let secs = field(r, "last_seen_ms").parse::<f64>().unwrap_or(0.0) / 1000.0;
+                let _ = writeln!(
+                    o,
+                    "{:>10}\t  {} {:7.3}s",
+                    field(r, "iface"),
+                    field(r, "neighbour"),
+                    secs
+                );
+            }
+        }
+        "s" => {
+            for r in rs {
+                let _ = writeln!(o, "\t{}: {}", field(r, "counter"), field(r, "value"));
+            }
+        }
+        "tl" => {
+            let _ = writeln!(o, "Client             VID Flags");
+            for r in rs {
+                let flags = if field(r, "announced") == "true" {
+                    "......"
+                } else {
+                    "...N.."
+                };
+                let _ = writeln!(
+                    o,
+                    " * {} {:>4} [{flags}]",
+                    field(r, "client"),
+                    field(r, "vid")
+                );
+            }
+        }
+        "tg" => {
+            let _ = writeln!(o, "   Client             VID Flags Last ttvn     Via");
+            for r in rs {
+                let _ = writeln!(
+                    o,
+                    " * {} {:>4} [....]          {}",
+                    field(r, "client"),
+                    field(r, "vid"),
+                    field(r, "orig")
+                );
+            }
+        }
+        _ => o.push_str(answer),
+    }
+    o
+}
+
+/// `meshctl [-s SOCKET] [-j] VERB`: ask the daemon, print the answer.
+pub fn meshctl(args: &[String]) -> Result<String, String> {
+    let mut socket = DEFAULT_SOCKET.to_string();
+    let mut json = false;
+    let mut verb = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-s" | "--socket" => socket = it.next().ok_or("-s needs a path")?.clone(),
+            "-j" | "--json" => json = true,
+            v if verb.is_none() => verb = Some(v.to_string()),
+            v => return Err(format!("unexpected argument {v:?}")),
+        }
+    }
+    let verb = match verb.as_deref() {
+        Some("originators") => "o".to_string(),
+        Some("neighbors") | Some("neighbours") => "n".to_string(),
+        Some("statistics") => "s".to_string(),
+        Some("translocal") => "tl".to_string(),
+        Some("transglobal") => "tg".to_string(),
+        Some(v) => v.to_string(),
+        None => return Err("usage: meshctl [-s SOCKET] [-j] o|n|s|tl|tg".into()),
+    };
+    let mut stream =
+        UnixStream::connect(&socket).map_err(|e| format!("{socket}: {e} (is meshd running?)"))?;
+    writeln!(stream, "{{\"cmd\":{}}}", js(&verb)).map_err(|e| e.to_string())?;
+    let mut line = String::new();
+    BufReader::new(stream)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    if line.contains("\"ok\":false") {
+        return Err(field(&line, "error").to_string());
+    }
+    Ok(if json { line } else { render(&verb, &line) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_rows_and_rendering() {
+        assert_eq!(request_cmd("{\"cmd\":\"o\"}").as_deref(), Some("o"));
+        assert_eq!(request_cmd("{ \"cmd\" : \"tg\" }").as_deref(), Some("tg"));
+        assert_eq!(request_cmd("{\"cmd\":\"../x\"}"), None);
+        assert_eq!(request_cmd("garbage"), None);
+        let ans = "{\"ok\":true,\"rows\":[{\"orig\":\"02:00:00:00:00:01\",\"last_seen_ms\":250,\"tq\":200,\"next_hop\":\"02:00:00:00:00:02\",\"iface\":\"eth1\",\"candidates\":2}]}";
+        assert_eq!(rows(ans).len(), 1);
+        let t = render("o", ans);
+        assert!(
+            t.contains("02:00:00:00:00:01") && t.contains("0.250s") && t.contains("(200)"),
+            "{t}"
+        );
+        assert_eq!(js("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
+    }
+}
