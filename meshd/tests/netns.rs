@@ -424,3 +424,97 @@ fn meshctl_reads_the_running_daemon() {
     let _ = std::fs::remove_file(&lb);
     let _ = std::fs::remove_file(&sock_b);
 }
+
+/// Hostile input: a namespace floods random and malformed 0x4305 frames
+/// at meshd for 10 s. meshd keeps running, keeps its route to the real
+/// peer, stays small, and counts the drops (`meshctl s`).
+///
+/// ```text
+///   [ha] meshd m0 ==veth== m0 [hb] meshd
+///        meshd m1 ==veth== m1 [hx] inject.py
+/// ```
+#[test]
+fn hostile_flood_is_dropped_and_counted() {
+    if !require_root("hostile_flood_is_dropped_and_counted") {
+        return;
+    }
+    if std::process::Command::new("python3")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs python3 for the injector"
+        );
+        println!("skipping: python3 not found");
+        return;
+    }
+    let a = Netns::new("ha").unwrap();
+    let b = Netns::new("hb").unwrap();
+    let x = Netns::new("hx").unwrap();
+    veth(&a, "m0", &b, "m0", 1500).unwrap();
+    veth(&a, "m1", &x, "m1", 1500).unwrap();
+    let sock = std::env::temp_dir().join(format!("{}.sock", a.name));
+    let (la, lb) = (log_path("ha"), log_path("hb"));
+    let pa = spawn_meshd(
+        &a,
+        &["daemon", "-i", "m0", "-i", "m1", "--log", "warn"],
+        &la,
+    );
+    let _pb = spawn_meshd(&b, &["daemon", "-i", "m0"], &lb);
+    let peer = b.ip(&["-br", "link", "show", "m0"]).unwrap();
+    let peer = String::from_utf8_lossy(&peer.stdout)
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .to_string();
+    let ctl = |v: &str| {
+        let out = std::process::Command::new(MESHD)
+            .args(["ctl", "-s", sock.to_str().unwrap(), v])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    assert!(wait_for(Duration::from_secs(10), || ctl("o").contains(&peer)).is_some());
+    let tool = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tools/inject.py");
+    let out = x
+        .cmd("python3")
+        .arg(&tool)
+        .args(["m1", "10"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sent: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert!(sent > 10_000, "the injector only sent {sent} frames");
+    // still alive, still routing to the real peer
+    assert!(
+        ctl("o").contains(&peer),
+        "route to the real peer lost:\n{}",
+        ctl("o")
+    );
+    let s = ctl("s");
+    let counter = |name: &str| -> u64 {
+        s.lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{name}: ")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let dropped =
+        counter("drop_malformed") + counter("drop_version") + counter("drop_unknown_type");
+    assert!(dropped > 1000, "drops not counted:\n{s}");
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pa.child.id())).unwrap();
+    let rss_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    println!("{sent} hostile frames, {dropped} counted as malformed, RSS {rss_kb} kB");
+    assert!(rss_kb < 16 * 1024, "RSS {rss_kb} kB after the flood");
+    let _ = std::fs::remove_file(&la);
+    let _ = std::fs::remove_file(&lb);
+}
