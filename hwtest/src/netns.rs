@@ -151,6 +151,12 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// SIGKILL it now (a crash, as far as the process can tell) and reap it.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Send a signal by number (e.g. 10 = SIGUSR1, 15 = SIGTERM).
     pub fn signal(&self, sig: i32) -> io::Result<()> {
         let st = Command::new("kill")

@@ -518,3 +518,110 @@ fn hostile_flood_is_dropped_and_counted() {
     let _ = std::fs::remove_file(&la);
     let _ = std::fs::remove_file(&lb);
 }
+
+/// LAN clients bridged behind the two ends of a line reach each other
+/// through the mesh (their MACs learned into the translation tables); then
+/// the middle daemon is killed with SIGKILL and restarted, and the clients
+/// reach each other again.
+///
+/// ```text
+///   [wa] client veth --br0-- bat0 [la] m0 == m0 [lb] m1 == m0 [lc] bat0 --br0-- veth [wc] client
+///        10.97.0.1                                                       10.97.0.3
+/// ```
+#[test]
+fn bridged_lan_clients_meet_across_the_mesh_and_survive_a_middle_restart() {
+    if !require_root("bridged_lan_clients_meet_across_the_mesh_and_survive_a_middle_restart") {
+        return;
+    }
+    let ns: Vec<Netns> = ["ba", "bb", "bc"]
+        .iter()
+        .map(|n| Netns::new(n).unwrap())
+        .collect();
+    let wa = Netns::new("wa").unwrap();
+    let wc = Netns::new("wc").unwrap();
+    veth(&ns[0], "m0", &ns[1], "m0", 1532).unwrap();
+    veth(&ns[1], "m1", &ns[2], "m0", 1532).unwrap();
+    veth(&wa, "lan", &ns[0], "cl", 1500).unwrap();
+    veth(&wc, "lan", &ns[2], "cl", 1500).unwrap();
+    let logs: Vec<PathBuf> = ["ba", "bb", "bc"].iter().map(|n| log_path(n)).collect();
+    let mut procs: Vec<Option<hwtest::netns::Proc>> = Vec::new();
+    for (i, n) in ns.iter().enumerate() {
+        let args: Vec<&str> = if i == 1 {
+            vec!["daemon", "-i", "m0", "-i", "m1"]
+        } else {
+            vec!["daemon", "-i", "m0", "-t", "bat0"]
+        };
+        procs.push(Some(spawn_meshd(n, &args, &logs[i])));
+    }
+    for i in [0, 2] {
+        let n = &ns[i];
+        assert!(wait_for(Duration::from_secs(5), || n
+            .ip(&["link", "show", "bat0"])
+            .is_ok())
+        .is_some());
+        n.ip(&["link", "add", "br0", "type", "bridge"]).unwrap();
+        n.ip(&["link", "set", "bat0", "master", "br0"]).unwrap();
+        n.ip(&["link", "set", "cl", "master", "br0"]).unwrap();
+        n.ip(&["link", "set", "br0", "up"]).unwrap();
+    }
+    wa.ip(&["addr", "add", "10.97.0.1/24", "dev", "lan"])
+        .unwrap();
+    wc.ip(&["addr", "add", "10.97.0.3/24", "dev", "lan"])
+        .unwrap();
+    let ping = || {
+        wa.cmd("ping")
+            .args(["-c", "1", "-W", "1", "10.97.0.3"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    let first = wait_for(Duration::from_secs(20), ping);
+    assert!(
+        first.is_some(),
+        "LAN clients never met:\n{}",
+        read(&logs[0])
+    );
+    // the client behind c is in a's global translation table
+    let client_c = wc.ip(&["-br", "link", "show", "lan"]).unwrap();
+    let client_c = String::from_utf8_lossy(&client_c.stdout)
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .to_string();
+    let sock_a = std::env::temp_dir().join(format!("{}.sock", ns[0].name));
+    let tg = || {
+        let o = std::process::Command::new(MESHD)
+            .args(["ctl", "-s", sock_a.to_str().unwrap(), "tg"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    // announced with the next own OGM of c, then carried to a
+    let learned = wait_for(Duration::from_secs(10), || tg().contains(&client_c));
+    assert!(
+        learned.is_some(),
+        "a's tg lacks the client behind c {client_c}:\n{}",
+        tg()
+    );
+    // SIGKILL the middle daemon, restart it with the same command line.
+    procs[1].take().unwrap().kill9();
+    procs[1] = Some(spawn_meshd(
+        &ns[1],
+        &["daemon", "-i", "m0", "-i", "m1"],
+        &logs[1],
+    ));
+    let again = wait_for(Duration::from_secs(20), ping);
+    assert!(
+        again.is_some(),
+        "no ping after the middle node restarted:\n{}",
+        read(&logs[1])
+    );
+    println!(
+        "first contact {:?}, after restart {:?}",
+        first.unwrap(),
+        again.unwrap()
+    );
+    for l in &logs {
+        let _ = std::fs::remove_file(l);
+    }
+}
