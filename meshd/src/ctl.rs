@@ -48,6 +48,20 @@ pub fn request_cmd(line: &str) -> Option<String> {
         .then(|| cmd.to_string())
 }
 
+/// A string field of a request line (`"dst":"02:..."`, `"seq":"3"`).
+pub fn request_field(line: &str, key: &str) -> Option<String> {
+    let rest = line.split(&format!("\"{key}\"")).nth(1)?;
+    let rest = rest
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
+    let v = &rest[..rest.find('"')?];
+    v.chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == ':')
+        .then(|| v.to_string())
+}
+
 /// Answer one request from the node's state.
 pub fn answer<R: RngCore>(
     node: &Node<R>,
@@ -245,14 +259,21 @@ pub fn meshctl(args: &[String]) -> Result<String, String> {
     let mut socket = DEFAULT_SOCKET.to_string();
     let mut json = false;
     let mut verb = None;
+    let mut rest: Vec<String> = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "-s" | "--socket" => socket = it.next().ok_or("-s needs a path")?.clone(),
             "-j" | "--json" => json = true,
             v if verb.is_none() => verb = Some(v.to_string()),
-            v => return Err(format!("unexpected argument {v:?}")),
+            v => rest.push(v.to_string()),
         }
+    }
+    if matches!(verb.as_deref(), Some("ping") | Some("p")) {
+        return ping(&socket, &rest, json);
+    }
+    if let Some(r) = rest.first() {
+        return Err(format!("unexpected argument {r:?}"));
     }
     let verb = match verb.as_deref() {
         Some("originators") => "o".to_string(),
@@ -261,19 +282,85 @@ pub fn meshctl(args: &[String]) -> Result<String, String> {
         Some("translocal") => "tl".to_string(),
         Some("transglobal") => "tg".to_string(),
         Some(v) => v.to_string(),
-        None => return Err("usage: meshctl [-s SOCKET] [-j] o|n|s|tl|tg".into()),
+        None => return Err("usage: meshctl [-s SOCKET] [-j] o|n|s|tl|tg|ping [-c N] MAC".into()),
     };
-    let mut stream =
-        UnixStream::connect(&socket).map_err(|e| format!("{socket}: {e} (is meshd running?)"))?;
-    writeln!(stream, "{{\"cmd\":{}}}", js(&verb)).map_err(|e| e.to_string())?;
-    let mut line = String::new();
-    BufReader::new(stream)
-        .read_line(&mut line)
-        .map_err(|e| e.to_string())?;
+    let line = request(&socket, &format!("{{\"cmd\":{}}}", js(&verb)))?;
     if line.contains("\"ok\":false") {
         return Err(field(&line, "error").to_string());
     }
     Ok(if json { line } else { render(&verb, &line) })
+}
+
+/// One request, one answer line.
+fn request(socket: &str, line: &str) -> Result<String, String> {
+    let mut stream =
+        UnixStream::connect(socket).map_err(|e| format!("{socket}: {e} (is meshd running?)"))?;
+    writeln!(stream, "{line}").map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    BufReader::new(stream)
+        .read_line(&mut out)
+        .map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// `meshctl ping [-c N] MAC`: batman ICMP echo to an originator or a
+/// client MAC, one a second, printed as `batctl ping` does.
+fn ping(socket: &str, args: &[String], json: bool) -> Result<String, String> {
+    let mut count = 5u16;
+    let mut dst = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-c" => {
+                count = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("-c needs a number")?
+            }
+            v => dst = Some(v.parse::<batman::Mac>().map_err(|e| format!("{v}: {e}"))?),
+        }
+    }
+    let dst = dst.ok_or("ping needs a MAC address")?;
+    let mut out = String::new();
+    if !json {
+        let _ = writeln!(out, "PING {dst} (20 bytes)");
+    }
+    let mut ok = 0u32;
+    for seq in 1..=count {
+        let line = format!("{{\"cmd\":\"ping\",\"dst\":\"{dst}\",\"seq\":\"{seq}\"}}");
+        let ans = request(socket, &line)?;
+        if json {
+            out.push_str(&ans);
+        } else if ans.contains("\"ok\":true") {
+            let r = rows(&ans).first().copied().unwrap_or("");
+            let ms = field(r, "rtt_us").parse::<f64>().unwrap_or(0.0) / 1000.0;
+            let _ = writeln!(
+                out,
+                "20 bytes from {} icmp_seq={seq} ttl={} time={ms:.2} ms",
+                field(r, "from"),
+                field(r, "ttl")
+            );
+        } else {
+            let _ = writeln!(out, "{dst}: icmp_seq={seq} {}", field(&ans, "error"));
+        }
+        if ans.contains("\"ok\":true") {
+            ok += 1;
+        }
+        if seq < count {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+    }
+    if !json {
+        let loss = 100 * (count as u32 - ok) / count.max(1) as u32;
+        let _ = writeln!(
+            out,
+            "--- {dst} ping statistics ---\n{count} packets transmitted, {ok} received, {loss}% packet loss"
+        );
+    }
+    if ok == 0 {
+        return Err(out);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -286,6 +373,13 @@ mod tests {
         assert_eq!(request_cmd("{ \"cmd\" : \"tg\" }").as_deref(), Some("tg"));
         assert_eq!(request_cmd("{\"cmd\":\"../x\"}"), None);
         assert_eq!(request_cmd("garbage"), None);
+        let l = "{\"cmd\":\"ping\",\"dst\":\"02:00:00:00:00:01\",\"seq\":\"3\"}";
+        assert_eq!(
+            request_field(l, "dst").as_deref(),
+            Some("02:00:00:00:00:01")
+        );
+        assert_eq!(request_field(l, "seq").as_deref(), Some("3"));
+        assert_eq!(request_field(l, "ttl"), None);
         let ans = "{\"ok\":true,\"rows\":[{\"orig\":\"02:00:00:00:00:01\",\"last_seen_ms\":250,\"tq\":200,\"next_hop\":\"02:00:00:00:00:02\",\"iface\":\"eth1\",\"candidates\":2}]}";
         assert_eq!(rows(ans).len(), 1);
         let t = render("o", ans);

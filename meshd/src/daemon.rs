@@ -265,9 +265,9 @@ async fn main_loop(opts: Options) -> io::Result<()> {
                     return;
                 }
                 let answer = match crate::ctl::request_cmd(&line) {
-                    Some(cmd) => {
+                    Some(_) => {
                         let (otx, orx) = tokio::sync::oneshot::channel();
-                        if ctx.send((cmd, otx)).await.is_err() {
+                        if ctx.send((line.clone(), otx)).await.is_err() {
                             return;
                         }
                         orx.await.unwrap_or_default()
@@ -278,6 +278,14 @@ async fn main_loop(opts: Options) -> io::Result<()> {
             });
         }
     });
+    type PendingPing = (
+        u8,
+        u16,
+        std::time::Instant,
+        tokio::sync::oneshot::Sender<String>,
+    );
+    let mut pings: Vec<PendingPing> = Vec::new();
+    let mut next_uid: u8 = 0;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut usr1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())?;
@@ -318,7 +326,19 @@ async fn main_loop(opts: Options) -> io::Result<()> {
     let mut carrier: Vec<bool> = hards.iter().map(|h| h.info.carrier).collect();
     let mut link_poll = tokio::time::interval(Duration::from_secs(1));
     loop {
-        flush(&mut node, &hards, tap.as_deref(), log);
+        for r in flush(&mut node, &hards, tap.as_deref(), log) {
+            if let Some(i) = pings.iter().position(|p| p.0 == r.uid && p.1 == r.seqno) {
+                let (_, _, sent, reply) = pings.swap_remove(i);
+                let _ = reply.send(format!(
+                    "{{\"ok\":true,\"rows\":[{{\"from\":{},\"type\":{},\"seq\":{},\"ttl\":{},\"rtt_us\":{}}}]}}",
+                    crate::ctl::js(&r.from.to_string()),
+                    crate::ctl::js(&format!("{:?}", r.msg_type)),
+                    r.seqno,
+                    r.ttl,
+                    sent.elapsed().as_micros()
+                ));
+            }
+        }
         let wake = node
             .poll_timeout()
             .map(|t| Duration::from_micros(t.as_micros().saturating_sub(clock().as_micros())))
@@ -355,6 +375,12 @@ async fn main_loop(opts: Options) -> io::Result<()> {
                 }
             }
             _ = link_poll.tick() => {
+                let (late, keep): (Vec<_>, Vec<_>) =
+                    pings.drain(..).partition(|p| p.2.elapsed() >= Duration::from_secs(1));
+                pings = keep;
+                for (_, _, _, reply) in late {
+                    let _ = reply.send("{\"ok\":false,\"error\":\"timeout\"}".into());
+                }
                 for (k, h) in hards.iter().enumerate() {
                     let up = link_info(&h.info.name).map(|i| i.carrier).unwrap_or(false);
                     if up != carrier[k] {
@@ -366,7 +392,32 @@ async fn main_loop(opts: Options) -> io::Result<()> {
                     }
                 }
             }
-            Some((cmd, reply)) = crx.recv() => {
+            Some((line, reply)) = crx.recv() => {
+                let cmd = crate::ctl::request_cmd(&line).unwrap_or_default();
+                if cmd == "ping" || cmd == "tr" {
+                    // batman ICMP echo: answered when the reply event comes
+                    // (or after 1 s with a timeout).
+                    let dst = crate::ctl::request_field(&line, "dst").and_then(|d| d.parse::<Mac>().ok());
+                    let seqno = crate::ctl::request_field(&line, "seq").and_then(|v| v.parse().ok()).unwrap_or(1);
+                    let ttl = crate::ctl::request_field(&line, "ttl").and_then(|v| v.parse().ok()).unwrap_or(50);
+                    let Some(mut dst) = dst else {
+                        let _ = reply.send("{\"ok\":false,\"error\":\"ping needs a MAC address\"}".into());
+                        continue;
+                    };
+                    // A client MAC is pinged at the originator announcing it.
+                    if let Some((_, _, orig)) = node.tt_global().into_iter().find(|(m, _, _)| *m == dst) {
+                        dst = orig;
+                    }
+                    next_uid = next_uid.wrapping_add(1);
+                    let req = batman::IcmpRequest { dst, seqno, uid: next_uid, ttl, record_route: false };
+                    match node.send_icmp(clock(), req) {
+                        Ok(()) => pings.push((next_uid, seqno, std::time::Instant::now(), reply)),
+                        Err(e) => {
+                            let _ = reply.send(format!("{{\"ok\":false,\"error\":{}}}", crate::ctl::js(&e.to_string())));
+                        }
+                    }
+                    continue;
+                }
                 let names = |id: IfaceId| {
                     hards.iter().find(|h| h.id == id).map_or_else(|| "?".to_string(), |h| h.info.name.clone())
                 };
@@ -429,7 +480,15 @@ async fn main_loop(opts: Options) -> io::Result<()> {
     Ok(())
 }
 
-fn flush(node: &mut Node<Rng>, hards: &[Hard], tap: Option<&AsyncFd<Tap>>, log: LogLevel) {
+/// Send what the core queued and act on its events; ICMP answers to our
+/// own requests are returned for the control socket.
+fn flush(
+    node: &mut Node<Rng>,
+    hards: &[Hard],
+    tap: Option<&AsyncFd<Tap>>,
+    log: LogLevel,
+) -> Vec<batman::IcmpReply> {
+    let mut icmp = Vec::new();
     while let Some(t) = node.poll_transmit() {
         let Some(h) = hards.iter().find(|h| h.id == t.iface) else {
             continue;
@@ -446,15 +505,11 @@ fn flush(node: &mut Node<Rng>, hards: &[Hard], tap: Option<&AsyncFd<Tap>>, log: 
         }
     }
     while let Some(e) = node.poll_event() {
-        if log < LogLevel::Info {
+        // Frames and ICMP answers are handled at every log level.
+        if let Event::Icmp(r) = e {
+            icmp.push(r);
             continue;
         }
-        let name = |id: IfaceId| {
-            hards
-                .iter()
-                .find(|h| h.id == id)
-                .map_or("?", |h| h.info.name.as_str())
-        };
         if let Event::Deliver { frame, .. } = &e {
             if let Some(t) = tap {
                 if let Err(err) = t.get_ref().send(frame) {
@@ -465,6 +520,15 @@ fn flush(node: &mut Node<Rng>, hards: &[Hard], tap: Option<&AsyncFd<Tap>>, log: 
             }
             continue;
         }
+        if log < LogLevel::Info {
+            continue;
+        }
+        let name = |id: IfaceId| {
+            hards
+                .iter()
+                .find(|h| h.id == id)
+                .map_or("?", |h| h.info.name.as_str())
+        };
         match e {
             Event::NeighbourUp { iface, mac } => {
                 eprintln!("meshd: neighbour {mac} up on {}", name(iface))
@@ -493,6 +557,7 @@ fn flush(node: &mut Node<Rng>, hards: &[Hard], tap: Option<&AsyncFd<Tap>>, log: 
             _ => {}
         }
     }
+    icmp
 }
 
 /// `batctl o` and `batctl tg` layouts, printed on SIGUSR1 (until the

@@ -413,6 +413,17 @@ fn meshctl_reads_the_running_daemon() {
         .output()
         .unwrap();
     assert!(!bad.status.success());
+    // batman ICMP echo through the core, like batctl ping
+    let p = ctl(&["ping", "-c", "2", &peer]);
+    assert!(
+        p.contains(&format!("20 bytes from {peer} icmp_seq=1")) && p.contains("2 received"),
+        "{p}"
+    );
+    let lost = std::process::Command::new(MESHD)
+        .args(["ctl", "-s", &sock_s, "ping", "-c", "1", "02:99:99:99:99:99"])
+        .output()
+        .unwrap();
+    assert!(!lost.status.success(), "ping to nobody succeeded");
     let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     pa.signal(15).unwrap();
