@@ -373,7 +373,12 @@ fn meshctl_reads_the_running_daemon() {
     let _pb = b
         .spawn(MESHD, &["daemon", "-i", "m0", "-s", &sock_b], &lb)
         .unwrap();
-    assert!(wait_for(Duration::from_secs(10), || read(&la).contains("route to")).is_some());
+    // both directions routed (the echo reply needs the way back too)
+    assert!(
+        wait_for(Duration::from_secs(10), || read(&la).contains("route to")
+            && read(&lb).contains("route to"))
+        .is_some()
+    );
     let ctl = |args: &[&str]| {
         let out = std::process::Command::new(MESHD)
             .arg("ctl")
