@@ -244,8 +244,13 @@ impl Tt {
     }
 
     /// Build the TT TVLV for our next own OGM, committing pending changes
-    /// first (ttvn + 1 when there were any).
+    /// first (ttvn + 1 when there were any). A node that never had a
+    /// client (a pure relay without a soft interface) sends none: peers,
+    /// kernel ones included, then simply hold no table for it.
     pub fn ogm_tvlv(&mut self) -> Vec<u8> {
+        if self.ttvn == 0 && self.pending.is_empty() && self.local.is_empty() {
+            return Vec::new();
+        }
         if !self.pending.is_empty() {
             let changes = core::mem::take(&mut self.pending);
             for c in &changes {
