@@ -48,8 +48,10 @@ pub struct Options {
     pub socket: std::path::PathBuf,
 }
 
-/// Channel index of frames read from the soft interface.
+/// Channel keys of the soft interface's frames and of netlink messages
+/// (hard interfaces count up from 0).
 const FROM_TAP: usize = usize::MAX;
+const FROM_NETLINK: usize = usize::MAX - 1;
 
 /// SplitMix64 seeded from the kernel: jitter and initial seqnos only (no
 /// secrets depend on it).
@@ -102,6 +104,57 @@ impl Drop for Hard {
     }
 }
 
+/// Something whose datagrams meshd reads (packet socket, TAP, netlink).
+pub trait Datagrams {
+    fn recv(&self, buf: &mut [u8]) -> io::Result<usize>;
+}
+
+impl Datagrams for PacketSocket {
+    fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        PacketSocket::recv(self, buf)
+    }
+}
+
+impl Datagrams for Tap {
+    fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        Tap::recv(self, buf)
+    }
+}
+
+impl Datagrams for LinkMonitor {
+    fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        LinkMonitor::recv(self, buf)
+    }
+}
+
+/// A task that reads datagrams from `fd` and hands each, tagged with
+/// `key`, to the main loop; it ends when the main loop is gone.
+fn spawn_reader<T: Datagrams + std::os::fd::AsRawFd + 'static>(
+    fd: std::rc::Rc<AsyncFd<T>>,
+    key: usize,
+    tx: mpsc::Sender<(usize, Vec<u8>)>,
+    what: &'static str,
+) -> tokio::task::AbortHandle {
+    tokio::task::spawn_local(async move {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            let Ok(mut guard) = fd.readable().await else {
+                return;
+            };
+            match guard.try_io(|s| s.get_ref().recv(&mut buf)) {
+                Ok(Ok(n)) => {
+                    if tx.send((key, buf[..n].to_vec())).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(Err(e)) => eprintln!("meshd: {what}: {e}"),
+                Err(_would_block) => continue,
+            }
+        }
+    })
+    .abort_handle()
+}
+
 /// Open a hard interface: raw socket, core interface, reader task.
 fn open_hard(
     name: &str,
@@ -142,30 +195,13 @@ fn open_hard(
         eprintln!("meshd: {name} {} mtu {} as {:?}", info.mac, info.mtu, id);
     }
     let sock = std::rc::Rc::new(sock.into_async()?);
-    let (reader, txc) = (sock.clone(), tx.clone());
-    let task = tokio::task::spawn_local(async move {
-        let mut buf = vec![0u8; 65_536];
-        loop {
-            let Ok(mut guard) = reader.readable().await else {
-                return;
-            };
-            match guard.try_io(|s| s.get_ref().recv(&mut buf)) {
-                Ok(Ok(n)) => {
-                    if txc.send((key, buf[..n].to_vec())).await.is_err() {
-                        return;
-                    }
-                }
-                Ok(Err(e)) => eprintln!("meshd: receive: {e}"),
-                Err(_would_block) => continue,
-            }
-        }
-    });
+    let reader = spawn_reader(sock.clone(), key, tx.clone(), "receive");
     Ok(Hard {
         key,
         id,
         info,
         sock,
-        reader: task.abort_handle(),
+        reader,
     })
 }
 
@@ -202,24 +238,7 @@ async fn main_loop(opts: Options) -> io::Result<()> {
                 )
             })?;
             let t = std::rc::Rc::new(t.into_async()?);
-            let (reader, txc) = (t.clone(), tx.clone());
-            tokio::task::spawn_local(async move {
-                let mut buf = vec![0u8; 65_536];
-                loop {
-                    let Ok(mut guard) = reader.readable().await else {
-                        return;
-                    };
-                    match guard.try_io(|s| s.get_ref().recv(&mut buf)) {
-                        Ok(Ok(n)) => {
-                            if txc.send((FROM_TAP, buf[..n].to_vec())).await.is_err() {
-                                return;
-                            }
-                        }
-                        Ok(Err(e)) => eprintln!("meshd: soft interface read: {e}"),
-                        Err(_would_block) => continue,
-                    }
-                }
-            });
+            spawn_reader(t.clone(), FROM_TAP, tx.clone(), "soft interface read");
             match link_info(name) {
                 Ok(i) => {
                     node.set_soft_mac(clock(), i.mac);
@@ -298,28 +317,9 @@ async fn main_loop(opts: Options) -> io::Result<()> {
     }
     // Link state: rtnetlink events apply at once; sysfs is also read once
     // a second in case an event was lost (the socket buffer can overflow).
-    let (ltx, mut lrx) = mpsc::channel::<netlink::LinkEvent>(256);
     match LinkMonitor::open().and_then(LinkMonitor::into_async) {
         Ok(mon) => {
-            tokio::task::spawn_local(async move {
-                let mut buf = vec![0u8; 16_384];
-                loop {
-                    let Ok(mut guard) = mon.readable().await else {
-                        return;
-                    };
-                    match guard.try_io(|s| s.get_ref().recv(&mut buf)) {
-                        Ok(Ok(n)) => {
-                            for ev in netlink::parse(&buf[..n]) {
-                                if ltx.send(ev).await.is_err() {
-                                    return;
-                                }
-                            }
-                        }
-                        Ok(Err(e)) => eprintln!("meshd: netlink: {e}"),
-                        Err(_would_block) => continue,
-                    }
-                }
-            });
+            spawn_reader(std::rc::Rc::new(mon), FROM_NETLINK, tx.clone(), "netlink");
         }
         Err(e) => eprintln!("meshd: no netlink link events ({e}); reading carrier once a second"),
     }
@@ -346,7 +346,19 @@ async fn main_loop(opts: Options) -> io::Result<()> {
         tokio::select! {
             _ = tokio::time::sleep(wake) => node.handle_timeout(clock()),
             Some((k, frame)) = rx.recv() => {
-                if k == FROM_TAP {
+                if k == FROM_NETLINK {
+                    for ev in netlink::parse(&frame) {
+                        let Some(k) = hards.iter().position(|h| h.info.ifindex == ev.ifindex) else { continue };
+                        if ev.carrier != carrier[k] {
+                            carrier[k] = ev.carrier;
+                            if log >= LogLevel::Info {
+                                let state = if ev.carrier { "up" } else { "down" };
+                                eprintln!("meshd: {} carrier {state} (netlink)", hards[k].info.name);
+                            }
+                            node.set_carrier(clock(), hards[k].id, ev.carrier);
+                        }
+                    }
+                } else if k == FROM_TAP {
                     // Unicast to the originator that announced the
                     // destination, else flooded (the core decides).
                     if let Err(e) = node.send_frame(clock(), &frame) {
@@ -359,18 +371,6 @@ async fn main_loop(opts: Options) -> io::Result<()> {
                         let dst = Mac::from_bytes(&frame[0..6]);
                         let src = Mac::from_bytes(&frame[6..12]);
                         node.handle_frame(clock(), h.id, src, dst, &frame[14..]);
-                    }
-                }
-            }
-            Some(ev) = lrx.recv() => {
-                if let Some(k) = hards.iter().position(|h| h.info.ifindex == ev.ifindex) {
-                    if ev.carrier != carrier[k] {
-                        carrier[k] = ev.carrier;
-                        if log >= LogLevel::Info {
-                            let state = if ev.carrier { "up" } else { "down" };
-                            eprintln!("meshd: {} carrier {state} (netlink)", hards[k].info.name);
-                        }
-                        node.set_carrier(clock(), hards[k].id, ev.carrier);
                     }
                 }
             }
