@@ -7,9 +7,12 @@
 //! `meshctl`). `meshd decode <hex>` decodes
 //! a batman-adv payload with the core's wire parsers.
 
+#![deny(unsafe_code)] // allowed in `sys` only, where each block is justified
+
 mod config;
 mod ctl;
 mod daemon;
+#[allow(unsafe_code)]
 mod sys;
 
 use batman::wire::{self, PacketType};
