@@ -262,7 +262,7 @@ impl<R: RngCore> Node<R> {
         ttvn: u8,
         frame: &[u8],
     ) -> Result<(), SendError> {
-        self.advance_to(now);
+        self.advance(now);
         if frame.len() < wire::ETH_HLEN {
             return Err(SendError::BadFrame);
         }
@@ -281,7 +281,7 @@ impl<R: RngCore> Node<R> {
     /// originator that announced its destination, or as BCAST when the
     /// destination is a group address or unknown (as batman-adv does).
     pub fn send_frame(&mut self, now: Instant, frame: &[u8]) -> Result<(), SendError> {
-        self.advance_to(now);
+        self.advance(now);
         if frame.len() < wire::ETH_HLEN {
             return Err(SendError::BadFrame);
         }
@@ -302,7 +302,7 @@ impl<R: RngCore> Node<R> {
     /// The soft interface's own MAC: announced as a client that never
     /// times out.
     pub fn set_soft_mac(&mut self, now: Instant, mac: Mac) {
-        self.advance_to(now);
+        self.advance(now);
         self.tt.learn(self.now, mac, 0, true);
     }
 
@@ -319,7 +319,7 @@ impl<R: RngCore> Node<R> {
 
     /// Flood an inner Ethernet frame to the whole mesh as BCAST.
     pub fn send_broadcast(&mut self, now: Instant, frame: &[u8]) -> Result<(), SendError> {
-        self.advance_to(now);
+        self.advance(now);
         if frame.len() < wire::ETH_HLEN {
             return Err(SendError::BadFrame);
         }
@@ -420,7 +420,7 @@ impl<R: RngCore> Node<R> {
     /// `record_route`, the 116-byte route-record variant starting with our
     /// outgoing interface, as batctl's `ping -R` sends it.
     pub fn send_icmp(&mut self, now: Instant, req: IcmpRequest) -> Result<(), SendError> {
-        self.advance_to(now);
+        self.advance(now);
         let orig = self.primary_mac().ok_or(SendError::NoInterface)?;
         let (hop, _) = self.route_to(req.dst).ok_or(SendError::NoRoute(req.dst))?;
         let rr = if req.record_route {
@@ -514,7 +514,7 @@ impl<R: RngCore> Node<R> {
         dst: Mac,
         tvlvs: &[u8],
     ) -> Result<(), SendError> {
-        self.advance_to(now);
+        self.advance(now);
         if wire::tvlv::check_area(tvlvs).is_err() {
             return Err(SendError::BadFrame);
         }
@@ -527,12 +527,6 @@ impl<R: RngCore> Node<R> {
         };
         let pkt = repr.to_vec(tvlvs).map_err(|_| SendError::BadFrame)?;
         self.send_routed(dst, pkt)
-    }
-
-    fn advance_to(&mut self, now: Instant) {
-        if now > self.now {
-            self.now = now;
-        }
     }
 }
 

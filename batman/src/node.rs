@@ -78,7 +78,8 @@ impl<R: RngCore> Node<R> {
         })
     }
 
-    fn advance(&mut self, now: Instant) {
+    /// Move the node's clock forward to `now` (never back).
+    pub(crate) fn advance(&mut self, now: Instant) {
         if now > self.now {
             self.now = now;
         }
