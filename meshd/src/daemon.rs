@@ -349,14 +349,7 @@ async fn main_loop(opts: Options) -> io::Result<()> {
                 if k == FROM_NETLINK {
                     for ev in netlink::parse(&frame) {
                         let Some(k) = hards.iter().position(|h| h.info.ifindex == ev.ifindex) else { continue };
-                        if ev.carrier != carrier[k] {
-                            carrier[k] = ev.carrier;
-                            if log >= LogLevel::Info {
-                                let state = if ev.carrier { "up" } else { "down" };
-                                eprintln!("meshd: {} carrier {state} (netlink)", hards[k].info.name);
-                            }
-                            node.set_carrier(clock(), hards[k].id, ev.carrier);
-                        }
+                        apply_carrier(&mut node, clock(), &hards[k], &mut carrier[k], ev.carrier, "netlink", log);
                     }
                 } else if k == FROM_TAP {
                     // Unicast to the originator that announced the
@@ -383,13 +376,7 @@ async fn main_loop(opts: Options) -> io::Result<()> {
                 }
                 for (k, h) in hards.iter().enumerate() {
                     let up = link_info(&h.info.name).map(|i| i.carrier).unwrap_or(false);
-                    if up != carrier[k] {
-                        carrier[k] = up;
-                        if log >= LogLevel::Info {
-                            eprintln!("meshd: {} carrier {}", h.info.name, if up { "up" } else { "down" });
-                        }
-                        node.set_carrier(clock(), h.id, up);
-                    }
+                    apply_carrier(&mut node, clock(), h, &mut carrier[k], up, "sysfs", log);
                 }
             }
             Some((line, reply)) = crx.recv() => {
@@ -478,6 +465,27 @@ async fn main_loop(opts: Options) -> io::Result<()> {
         eprintln!("meshd: shutting down");
     }
     Ok(())
+}
+
+/// Tell the core about a carrier change of `h` (from `source`), once.
+fn apply_carrier(
+    node: &mut Node<Rng>,
+    now: Instant,
+    h: &Hard,
+    known: &mut bool,
+    up: bool,
+    source: &str,
+    log: LogLevel,
+) {
+    if up == *known {
+        return;
+    }
+    *known = up;
+    if log >= LogLevel::Info {
+        let state = if up { "up" } else { "down" };
+        eprintln!("meshd: {} carrier {state} ({source})", h.info.name);
+    }
+    node.set_carrier(now, h.id, up);
 }
 
 /// Send what the core queued and act on its events; ICMP answers to our
