@@ -194,6 +194,17 @@ pub struct OriginatorInfo {
     pub candidates: Vec<NextHop>,
 }
 
+/// A gateway as `batctl gwl` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GatewayInfo {
+    pub orig: Mac,
+    /// Announced bandwidths, in units of 100 kbit/s.
+    pub bandwidth_down: u32,
+    pub bandwidth_up: u32,
+    /// The current route to it, if any.
+    pub router: Option<NextHop>,
+}
+
 /// One neighbour link as `batctl n` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NeighbourInfo {

@@ -38,6 +38,7 @@ pub mod api;
 pub mod config;
 mod data;
 pub mod frag;
+mod gw;
 mod iface;
 mod neigh;
 pub mod node;

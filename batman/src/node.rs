@@ -47,6 +47,8 @@ pub struct Node<R: RngCore> {
     pub(crate) frag_seqno: u16,
     /// Translation tables (local and global clients).
     pub(crate) tt: crate::tt::Tt,
+    /// Our own gateway announcement, if any (see `gw.rs`).
+    pub(crate) gateway: Option<wire::tvlv_data::GwData>,
 }
 
 impl<R: RngCore> Node<R> {
@@ -74,6 +76,7 @@ impl<R: RngCore> Node<R> {
             frags: crate::frag::Reassembly::default(),
             frag_seqno: 0,
             tt: crate::tt::Tt::new(),
+            gateway: None,
             config,
         })
     }

@@ -54,6 +54,7 @@ impl<R: RngCore> Node<R> {
         };
         let bytes = if primary {
             let mut area = self.tt.ogm_tvlv();
+            area.extend_from_slice(&self.gw_tvlv());
             area.extend_from_slice(&self.ogm_tvlvs);
             repr.to_vec(&area)
         } else {
@@ -188,8 +189,13 @@ impl<R: RngCore> Node<R> {
                 return;
             }
         }
-        if dup == Dup::No && o.tvlv_len > 0 {
-            self.recv_ogm_tvlvs(o.orig, p.tvlv());
+        if dup == Dup::No {
+            // A new OGM says whether its originator is a gateway (no GW
+            // TVLV: not any more); its other TVLVs go to their owners.
+            self.recv_gw(oid, p.tvlv());
+            if o.tvlv_len > 0 {
+                self.recv_ogm_tvlvs(o.orig, p.tvlv());
+            }
         }
         let (tq_own, asym) = self.link_factors(link);
         let in_pen = (TQ_MAX - self.iface(iface).map_or(0, |i| i.cfg.hop_penalty)) as u32;
@@ -236,8 +242,8 @@ impl<R: RngCore> Node<R> {
         self.forward_ogm(oid, p, iface, src, false, true, (tq_own, asym));
     }
 
-    /// The TVLVs of an originator's OGM: translation tables are ours; any
-    /// other TVLV goes to the upper layers as an event.
+    /// The TVLVs of an originator's OGM: translation tables and gateways
+    /// are ours; any other TVLV goes to the upper layers as an event.
     fn recv_ogm_tvlvs(&mut self, orig: Mac, area: &[u8]) {
         let mut other = false;
         for t in crate::wire::TvlvIter::new(area) {
@@ -253,7 +259,7 @@ impl<R: RngCore> Node<R> {
                     }
                     Err(_) => self.stats.drop_malformed += 1,
                 }
-            } else {
+            } else if t.tvlv_type != crate::wire::TvlvType::Gw {
                 other = true;
             }
         }

@@ -231,6 +231,8 @@ pub(crate) struct Orig {
     /// Distinct new seqnos seen, saturating (probation ends at
     /// `PROBATION_SEQNOS`).
     pub rounds: u8,
+    /// Its gateway announcement (GW TVLV of its newest OGM), if any.
+    pub gw: Option<crate::wire::tvlv_data::GwData>,
 }
 
 impl Orig {
@@ -250,6 +252,7 @@ impl Orig {
             bcast_reset: None,
             last_traffic: None,
             rounds: 0,
+            gw: None,
         }
     }
 

@@ -664,3 +664,37 @@ fn translation_tables_turn_floods_into_unicast() {
         .iter()
         .any(|(m, _, o)| *m == c && *o == net.primary(2)));
 }
+
+#[test]
+fn gateway_announcements_are_listed_and_withdrawn() {
+    use crate::wire::tvlv_data::GwData;
+    let mut net = line(3, 33);
+    let g = GwData {
+        bandwidth_down: 100,
+        bandwidth_up: 20,
+    };
+    net.nodes[2].set_gateway(Some(g));
+    assert_eq!(net.nodes[2].gateway(), Some(g));
+    let t = net.now + Duration::from_secs(3);
+    net.run(t, false);
+    let gws = net.nodes[0].gateways();
+    assert_eq!(gws.len(), 1, "{gws:?}");
+    assert_eq!(gws[0].orig, net.primary(2));
+    assert_eq!((gws[0].bandwidth_down, gws[0].bandwidth_up), (100, 20));
+    assert_eq!(gws[0].router.map(|r| r.mac), Some(net.primary(1)));
+    // The GW TVLV is the core's own: no TVLV event for the upper layers.
+    assert!(!net
+        .events
+        .iter()
+        .any(|(_, e)| matches!(e, Event::Tvlv { unicast: false, .. })));
+    // A zero bandwidth is not a gateway; None withdraws at the next OGM.
+    net.nodes[2].set_gateway(Some(GwData {
+        bandwidth_down: 0,
+        bandwidth_up: 5,
+    }));
+    assert_eq!(net.nodes[2].gateway(), None);
+    let t = net.now + Duration::from_secs(3);
+    net.run(t, false);
+    assert!(net.nodes[0].gateways().is_empty());
+    assert!(net.nodes[1].gateways().is_empty());
+}
