@@ -6,6 +6,7 @@ use serde::Deserialize;
 use std::path::Path;
 
 use crate::daemon::LogLevel;
+use batman::wire::tvlv_data::GwData;
 
 /// Default location of the config file.
 pub const DEFAULT_PATH: &str = "/etc/meshd/meshd.toml";
@@ -27,6 +28,8 @@ struct MeshSection {
     soft_interface: String,
     #[serde(default = "default_log")]
     log: String,
+    /// Announce an uplink: `"10mbit/2mbit"` as batctl's `gw_mode server`.
+    gateway: Option<String>,
 }
 
 fn default_soft() -> String {
@@ -55,6 +58,46 @@ pub struct Config {
     pub soft_interface: Option<String>,
     pub log: LogLevel,
     pub batman: batman::Config,
+    /// What this node announces as a gateway (GW TVLV), if it has an uplink.
+    pub gateway: Option<GwData>,
+}
+
+/// A bandwidth as batctl's `gw_mode server` takes it: `DOWN[/UP]`, each a
+/// number with an optional `kbit` or `mbit` unit (default kbit); UP
+/// defaults to DOWN/5. Stored in the GW TVLV's 100 kbit/s units.
+pub fn parse_bandwidth(s: &str) -> Result<GwData, String> {
+    let one = |v: &str| -> Result<u32, String> {
+        let v = v.trim().to_ascii_lowercase();
+        let (num, mult) = if let Some(n) = v.strip_suffix("mbit") {
+            (n, 1000.0)
+        } else if let Some(n) = v.strip_suffix("kbit") {
+            (n, 1.0)
+        } else {
+            (v.as_str(), 1.0)
+        };
+        let x: f64 = num
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad bandwidth {s:?} (want e.g. 10mbit/2mbit)"))?;
+        let units = (x * mult / f64::from(GwData::UNIT_KBIT)).round();
+        if !(1.0..=f64::from(u32::MAX)).contains(&units) {
+            return Err(format!(
+                "bandwidth {s:?} out of range (100 kbit/s to 429 Tbit/s)"
+            ));
+        }
+        Ok(units as u32)
+    };
+    let (down, up) = match s.split_once('/') {
+        Some((d, u)) => (one(d)?, one(u)?),
+        None => {
+            let d = one(s)?;
+            (d, (d / 5).max(1))
+        }
+    };
+    Ok(GwData {
+        bandwidth_down: down,
+        bandwidth_up: up,
+    })
 }
 
 fn valid_ifname(n: &str) -> bool {
@@ -114,6 +157,10 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, String> {
         .log
         .parse()
         .map_err(|e| format!("{origin}: [mesh] log: {e}"))?;
+    let gateway = match &m.gateway {
+        None => None,
+        Some(g) => Some(parse_bandwidth(g).map_err(|e| format!("{origin}: [mesh] gateway: {e}"))?),
+    };
     let mut bc = batman::Config::default();
     let b = f.batman;
     if let Some(ms) = b.orig_interval_ms {
@@ -138,6 +185,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, String> {
         soft_interface,
         log,
         batman: bc,
+        gateway,
     })
 }
 
@@ -173,6 +221,33 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.soft_interface, None);
+        assert_eq!(c.gateway, None);
+    }
+
+    #[test]
+    fn gateway_bandwidths_as_batctl_takes_them() {
+        let g = |down, up| GwData {
+            bandwidth_down: down,
+            bandwidth_up: up,
+        };
+        assert_eq!(parse_bandwidth("10mbit/2mbit"), Ok(g(100, 20)));
+        assert_eq!(parse_bandwidth("10MBit"), Ok(g(100, 20)));
+        assert_eq!(parse_bandwidth("5000"), Ok(g(50, 10)));
+        assert_eq!(parse_bandwidth("500kbit/100kbit"), Ok(g(5, 1)));
+        assert!(parse_bandwidth("fast").is_err());
+        assert!(parse_bandwidth("0").is_err());
+        assert!(parse_bandwidth("10mbit/").is_err());
+        let c = parse(
+            "[mesh]\ninterfaces = [\"e\"]\ngateway = \"50mbit/10mbit\"\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.gateway, Some(g(500, 100)));
+        let e = parse("[mesh]\ninterfaces = [\"e\"]\ngateway = \"x\"\n", "f").unwrap_err();
+        assert!(
+            e.contains("[mesh] gateway") && e.contains("bad bandwidth"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -3,8 +3,11 @@
 //! A unix stream socket (mode 0600). A request is one JSON line,
 //! `{"cmd":"o"}`; the answer is one JSON line, `{"ok":true,"rows":[...]}` or
 //! `{"ok":false,"error":"..."}`. Verbs: `o` originators, `n` neighbours,
-//! `s` statistics, `tl` local and `tg` global translation table. `meshctl`
-//! prints batctl's column layouts, or the JSON itself with `-j`.
+//! `s` statistics, `tl` local and `tg` global translation table, `gwl`
+//! gateways, `if` interfaces (`"op":"add"|"del","name":IF` to change
+//! them), `ping`/`tr` one batman ICMP echo (`"dst"`, `"seq"`, `"ttl"`).
+//! `meshctl` prints batctl's column layouts, or the JSON itself with `-j`;
+//! `ping` and `tr` repeat requests, `td` captures frames itself.
 
 use std::fmt::Write;
 use std::io::{BufRead, BufReader, Write as IoWrite};
@@ -58,7 +61,7 @@ pub fn request_field(line: &str, key: &str) -> Option<String> {
         .strip_prefix('"')?;
     let v = &rest[..rest.find('"')?];
     v.chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == ':')
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '-' | '_' | '.'))
         .then(|| v.to_string())
 }
 
@@ -124,6 +127,21 @@ pub fn answer<R: RngCore>(
                     js(&mac.to_string()),
                     vid & 0x0fff,
                     js(&orig.to_string())
+                ));
+            }
+        }
+        "gwl" => {
+            for g in node.gateways() {
+                let (tq, hop, iface) = g.router.map_or((0, String::new(), String::new()), |r| {
+                    (r.tq, r.mac.to_string(), ifname(r.iface))
+                });
+                rows.push(format!(
+                    "{{\"gateway\":{},\"tq\":{tq},\"next_hop\":{},\"iface\":{},\"down_kbit\":{},\"up_kbit\":{}}}",
+                    js(&g.orig.to_string()),
+                    js(&hop),
+                    js(&iface),
+                    u64::from(g.bandwidth_down) * 100,
+                    u64::from(g.bandwidth_up) * 100
                 ));
             }
         }
@@ -249,6 +267,30 @@ pub fn render(cmd: &str, answer: &str) -> String {
                 );
             }
         }
+        "gwl" => {
+            let _ = writeln!(
+                o,
+                "   Router            ( TQ) Next Hop          [outgoingIf]  Bandwidth"
+            );
+            for r in rs {
+                let mbit = |k: &str| field(r, k).parse::<f64>().unwrap_or(0.0) / 1000.0;
+                let _ = writeln!(
+                    o,
+                    " * {} ({:>3}) {} [{:>10}]: {:.1}/{:.1} MBit",
+                    field(r, "gateway"),
+                    field(r, "tq"),
+                    field(r, "next_hop"),
+                    field(r, "iface"),
+                    mbit("down_kbit"),
+                    mbit("up_kbit")
+                );
+            }
+        }
+        "if" => {
+            for r in rs {
+                let _ = writeln!(o, "{}: {}", field(r, "iface"), field(r, "status"));
+            }
+        }
         _ => o.push_str(answer),
     }
     o
@@ -269,8 +311,26 @@ pub fn meshctl(args: &[String]) -> Result<String, String> {
             v => rest.push(v.to_string()),
         }
     }
-    if matches!(verb.as_deref(), Some("ping") | Some("p")) {
-        return ping(&socket, &rest, json);
+    match verb.as_deref() {
+        Some("ping") | Some("p") => return ping(&socket, &rest, json),
+        Some("traceroute") | Some("tr") => return traceroute(&socket, &rest, json),
+        Some("tcpdump") | Some("td") => return crate::td::capture(&rest).map(|()| String::new()),
+        Some("interface") | Some("if") if !rest.is_empty() => {
+            let (op, name) = match (rest.first().map(String::as_str), rest.get(1), rest.len()) {
+                (Some("add") | Some("a"), Some(n), 2) => ("add", n),
+                (Some("del") | Some("d"), Some(n), 2) => ("del", n),
+                _ => return Err("usage: meshctl if [add IF | del IF]".into()),
+            };
+            let line = request(
+                &socket,
+                &format!("{{\"cmd\":\"if\",\"op\":\"{op}\",\"name\":{}}}", js(name)),
+            )?;
+            if line.contains("\"ok\":false") {
+                return Err(field(&line, "error").to_string());
+            }
+            return Ok(if json { line } else { render("if", &line) });
+        }
+        _ => {}
     }
     if let Some(r) = rest.first() {
         return Err(format!("unexpected argument {r:?}"));
@@ -281,8 +341,10 @@ pub fn meshctl(args: &[String]) -> Result<String, String> {
         Some("statistics") => "s".to_string(),
         Some("translocal") => "tl".to_string(),
         Some("transglobal") => "tg".to_string(),
+        Some("gateways") => "gwl".to_string(),
+        Some("interface") => "if".to_string(),
         Some(v) => v.to_string(),
-        None => return Err("usage: meshctl [-s SOCKET] [-j] o|n|s|tl|tg|ping [-c N] MAC".into()),
+        None => return Err(USAGE.into()),
     };
     let line = request(&socket, &format!("{{\"cmd\":{}}}", js(&verb)))?;
     if line.contains("\"ok\":false") {
@@ -290,6 +352,8 @@ pub fn meshctl(args: &[String]) -> Result<String, String> {
     }
     Ok(if json { line } else { render(&verb, &line) })
 }
+
+const USAGE: &str = "usage: meshctl [-s SOCKET] [-j] o|n|s|tl|tg|gwl|if [add|del IF]|ping [-c N] MAC|tr MAC|td IF [-c N]";
 
 /// One request, one answer line.
 fn request(socket: &str, line: &str) -> Result<String, String> {
@@ -303,10 +367,9 @@ fn request(socket: &str, line: &str) -> Result<String, String> {
     Ok(out)
 }
 
-/// `meshctl ping [-c N] MAC`: batman ICMP echo to an originator or a
-/// client MAC, one a second, printed as `batctl ping` does.
-fn ping(socket: &str, args: &[String], json: bool) -> Result<String, String> {
-    let mut count = 5u16;
+/// The destination MAC and an optional `-c N` of a ping or traceroute.
+fn dst_and_count(args: &[String], count: u16) -> Result<(batman::Mac, u16), String> {
+    let mut count = count;
     let mut dst = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -315,36 +378,69 @@ fn ping(socket: &str, args: &[String], json: bool) -> Result<String, String> {
                 count = it
                     .next()
                     .and_then(|v| v.parse().ok())
-                    .ok_or("-c needs a number")?
+                    .filter(|&c| c > 0)
+                    .ok_or("-c needs a number above 0")?
             }
             v => dst = Some(v.parse::<batman::Mac>().map_err(|e| format!("{v}: {e}"))?),
         }
     }
-    let dst = dst.ok_or("ping needs a MAC address")?;
+    Ok((dst.ok_or("needs a MAC address")?, count))
+}
+
+/// One batman ICMP echo through the daemon: the answer's row (`from`,
+/// `type`, `ttl`, `rtt_us`), or the error (`timeout`, no route, ...).
+fn echo(
+    socket: &str,
+    dst: batman::Mac,
+    seq: u16,
+    ttl: u8,
+) -> Result<Result<String, String>, String> {
+    let line =
+        format!("{{\"cmd\":\"ping\",\"dst\":\"{dst}\",\"seq\":\"{seq}\",\"ttl\":\"{ttl}\"}}");
+    let ans = request(socket, &line)?;
+    Ok(if ans.contains("\"ok\":true") {
+        Ok(rows(&ans).first().copied().unwrap_or("").to_string())
+    } else {
+        Err(field(&ans, "error").to_string())
+    })
+}
+
+/// `meshctl ping [-c N] MAC`: batman ICMP echo to an originator or a
+/// client MAC, one a second, printed as `batctl ping` does.
+fn ping(socket: &str, args: &[String], json: bool) -> Result<String, String> {
+    let (dst, count) = dst_and_count(args, 5).map_err(|e| format!("ping {e}"))?;
     let mut out = String::new();
     if !json {
         let _ = writeln!(out, "PING {dst} (20 bytes)");
     }
     let mut ok = 0u32;
     for seq in 1..=count {
-        let line = format!("{{\"cmd\":\"ping\",\"dst\":\"{dst}\",\"seq\":\"{seq}\"}}");
-        let ans = request(socket, &line)?;
-        if json {
-            out.push_str(&ans);
-        } else if ans.contains("\"ok\":true") {
-            let r = rows(&ans).first().copied().unwrap_or("");
-            let ms = field(r, "rtt_us").parse::<f64>().unwrap_or(0.0) / 1000.0;
-            let _ = writeln!(
-                out,
-                "20 bytes from {} icmp_seq={seq} ttl={} time={ms:.2} ms",
-                field(r, "from"),
-                field(r, "ttl")
-            );
-        } else {
-            let _ = writeln!(out, "{dst}: icmp_seq={seq} {}", field(&ans, "error"));
-        }
-        if ans.contains("\"ok\":true") {
-            ok += 1;
+        match echo(socket, dst, seq, 50)? {
+            Ok(r) if field(&r, "type") == "EchoReply" => {
+                ok += 1;
+                if json {
+                    let _ = writeln!(out, "{r}");
+                } else {
+                    let ms = field(&r, "rtt_us").parse::<f64>().unwrap_or(0.0) / 1000.0;
+                    let _ = writeln!(
+                        out,
+                        "20 bytes from {} icmp_seq={seq} ttl={} time={ms:.2} ms",
+                        field(&r, "from"),
+                        field(&r, "ttl")
+                    );
+                }
+            }
+            Ok(r) => {
+                let _ = writeln!(
+                    out,
+                    "From {}: icmp_seq={seq} {}",
+                    field(&r, "from"),
+                    field(&r, "type")
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(out, "{dst}: icmp_seq={seq} {e}");
+            }
         }
         if seq < count {
             std::thread::sleep(std::time::Duration::from_secs(1));
@@ -361,6 +457,65 @@ fn ping(socket: &str, args: &[String], json: bool) -> Result<String, String> {
         return Err(out);
     }
     Ok(out)
+}
+
+/// Hops `meshctl tr` tries before it gives up (batman-adv's TTL).
+const TRACEROUTE_MAX_HOPS: u8 = 50;
+/// Probes per hop, as `batctl tr` sends them.
+const TRACEROUTE_PROBES: u16 = 3;
+
+/// `meshctl tr MAC`: echo requests with TTL 1, 2, ... until the
+/// destination answers; each hop on the way answers "TTL exceeded".
+fn traceroute(socket: &str, args: &[String], json: bool) -> Result<String, String> {
+    let (dst, _) = dst_and_count(args, 1).map_err(|e| format!("tr {e}"))?;
+    let mut out = String::new();
+    let mut hops = Vec::new();
+    if !json {
+        let _ = writeln!(
+            out,
+            "traceroute to {dst} ({dst}), {TRACEROUTE_MAX_HOPS} hops max, 20 byte packets"
+        );
+    }
+    let mut seq = 0u16;
+    for ttl in 1..=TRACEROUTE_MAX_HOPS {
+        let mut from = None;
+        let mut times = Vec::new();
+        let mut reached = false;
+        for _ in 0..TRACEROUTE_PROBES {
+            seq = seq.wrapping_add(1);
+            match echo(socket, dst, seq, ttl)? {
+                Ok(r) => {
+                    reached |= field(&r, "type") == "EchoReply";
+                    from = Some(field(&r, "from").to_string());
+                    times.push(format!(
+                        "{:.3} ms",
+                        field(&r, "rtt_us").parse::<f64>().unwrap_or(0.0) / 1000.0
+                    ));
+                }
+                Err(e) if e == "timeout" => times.push("*".into()),
+                Err(e) => return Err(format!("tr {dst}: {e}")),
+            }
+        }
+        let hop = from.unwrap_or_else(|| "*".into());
+        if json {
+            hops.push(format!(
+                "{{\"hop\":{ttl},\"from\":{},\"times\":[{}]}}",
+                js(&hop),
+                times.iter().map(|t| js(t)).collect::<Vec<_>>().join(",")
+            ));
+        } else {
+            let _ = writeln!(out, "{ttl:2}: {hop}  {}", times.join("  "));
+        }
+        if reached {
+            if json {
+                return Ok(format!("{{\"ok\":true,\"rows\":[{}]}}\n", hops.join(",")));
+            }
+            return Ok(out);
+        }
+    }
+    Err(format!(
+        "{out}{dst} not reached in {TRACEROUTE_MAX_HOPS} hops"
+    ))
 }
 
 #[cfg(test)]

@@ -9,11 +9,12 @@
 use std::io;
 use std::time::Duration;
 
-use batman::{Event, IfaceConfig, IfaceId, IfaceKind, Instant, Mac, Node};
+use batman::{Event, IfaceId, Instant, Mac, Node};
 use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc;
 
-use crate::sys::link::{link_info, LinkInfo};
+use crate::ifaces::Ifaces;
+use crate::sys::link::link_info;
 use crate::sys::netlink::{self, LinkMonitor};
 use crate::sys::packet::PacketSocket;
 use crate::sys::tap::Tap;
@@ -89,21 +90,6 @@ impl batman::RngCore for Rng {
     }
 }
 
-struct Hard {
-    /// Channel key of this interface's frames (unique for the run).
-    key: usize,
-    id: IfaceId,
-    info: LinkInfo,
-    sock: std::rc::Rc<AsyncFd<PacketSocket>>,
-    reader: tokio::task::AbortHandle,
-}
-
-impl Drop for Hard {
-    fn drop(&mut self) {
-        self.reader.abort();
-    }
-}
-
 /// Something whose datagrams meshd reads (packet socket, TAP, netlink).
 pub trait Datagrams {
     fn recv(&self, buf: &mut [u8]) -> io::Result<usize>;
@@ -129,7 +115,7 @@ impl Datagrams for LinkMonitor {
 
 /// A task that reads datagrams from `fd` and hands each, tagged with
 /// `key`, to the main loop; it ends when the main loop is gone.
-fn spawn_reader<T: Datagrams + std::os::fd::AsRawFd + 'static>(
+pub(crate) fn spawn_reader<T: Datagrams + std::os::fd::AsRawFd + 'static>(
     fd: std::rc::Rc<AsyncFd<T>>,
     key: usize,
     tx: mpsc::Sender<(usize, Vec<u8>)>,
@@ -155,56 +141,6 @@ fn spawn_reader<T: Datagrams + std::os::fd::AsRawFd + 'static>(
     .abort_handle()
 }
 
-/// Open a hard interface: raw socket, core interface, reader task.
-fn open_hard(
-    name: &str,
-    key: usize,
-    node: &mut Node<Rng>,
-    now: Instant,
-    tx: &mpsc::Sender<(usize, Vec<u8>)>,
-    log: LogLevel,
-) -> io::Result<Hard> {
-    let info = link_info(name)?;
-    let sock = PacketSocket::open(info.ifindex).map_err(|e| {
-        if e.kind() == io::ErrorKind::PermissionDenied {
-            io::Error::new(
-                e.kind(),
-                format!("{name}: opening a raw socket needs root or CAP_NET_RAW ({e})"),
-            )
-        } else {
-            io::Error::new(e.kind(), format!("{name}: {e}"))
-        }
-    })?;
-    let cfg = IfaceConfig {
-        mac: info.mac,
-        kind: if info.wireless {
-            IfaceKind::Wireless
-        } else {
-            IfaceKind::Wired
-        },
-        mtu: info.mtu,
-        hop_penalty: 0,
-    };
-    let id = node
-        .add_iface(now, cfg)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{name}: {e}")))?;
-    if !info.carrier {
-        node.set_carrier(now, id, false);
-    }
-    if log >= LogLevel::Info {
-        eprintln!("meshd: {name} {} mtu {} as {:?}", info.mac, info.mtu, id);
-    }
-    let sock = std::rc::Rc::new(sock.into_async()?);
-    let reader = spawn_reader(sock.clone(), key, tx.clone(), "receive");
-    Ok(Hard {
-        key,
-        id,
-        info,
-        sock,
-        reader,
-    })
-}
-
 /// Run until SIGTERM or SIGINT.
 pub fn run(opts: Options) -> io::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -215,20 +151,37 @@ pub fn run(opts: Options) -> io::Result<()> {
     local.block_on(&rt, main_loop(opts))
 }
 
+/// A batman ICMP echo sent for the control socket: (uid, seqno, when,
+/// where the answer goes).
+type PendingPing = (
+    u8,
+    u16,
+    std::time::Instant,
+    tokio::sync::oneshot::Sender<String>,
+);
+
+/// How long a control-socket ping waits for its answer.
+const PING_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The daemon's state, owned by the main loop.
+struct Daemon {
+    node: Node<Rng>,
+    ifaces: Ifaces,
+    tap: Option<std::rc::Rc<AsyncFd<Tap>>>,
+    pings: Vec<PendingPing>,
+    next_uid: u8,
+    cfg: crate::config::Config,
+}
+
 async fn main_loop(opts: Options) -> io::Result<()> {
     let start = std::time::Instant::now();
     let clock = move || Instant::from_micros(start.elapsed().as_micros() as u64);
-    let mut cfg = opts.config.clone();
-    let mut log = cfg.log;
+    let cfg = opts.config.clone();
     let mut node = Node::new(cfg.batman.clone(), Rng::from_os()?, clock())
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+    node.set_gateway(cfg.gateway);
     let (tx, mut rx) = mpsc::channel::<(usize, Vec<u8>)>(1024);
-    let mut hards: Vec<Hard> = Vec::new();
-    let mut next_key = 0usize;
-    for name in &cfg.interfaces {
-        hards.push(open_hard(name, next_key, &mut node, clock(), &tx, log)?);
-        next_key += 1;
-    }
+    let ifaces = Ifaces::start(&cfg.interfaces, &mut node, clock(), tx.clone(), cfg.log)?;
     let tap = match &cfg.soft_interface {
         Some(name) => {
             let t = Tap::open(name).map_err(|e| {
@@ -242,7 +195,7 @@ async fn main_loop(opts: Options) -> io::Result<()> {
             match link_info(name) {
                 Ok(i) => {
                     node.set_soft_mac(clock(), i.mac);
-                    if log >= LogLevel::Info {
+                    if cfg.log >= LogLevel::Info {
                         eprintln!("meshd: soft interface {name} {} up", i.mac);
                     }
                 }
@@ -252,22 +205,96 @@ async fn main_loop(opts: Options) -> io::Result<()> {
         }
         None => None,
     };
-    // Control socket: mode 0600 (umask while binding), one JSON line per
-    // request; answered from the main loop, which owns the node.
-    type CtlReq = (String, tokio::sync::oneshot::Sender<String>);
-    let (ctx, mut crx) = mpsc::channel::<CtlReq>(16);
+    let mut crx = serve_control(&opts.socket)?;
+    let mut d = Daemon {
+        node,
+        ifaces,
+        tap,
+        pings: Vec::new(),
+        next_uid: 0,
+        cfg,
+    };
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut usr1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())?;
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    if d.cfg.log >= LogLevel::Info {
+        eprintln!(
+            "meshd: running as originator {}",
+            d.node.primary_mac().unwrap_or(Mac::ZERO)
+        );
+    }
+    // Link state: rtnetlink events apply at once; sysfs is also read once
+    // a second in case an event was lost (the socket buffer can overflow).
+    match LinkMonitor::open().and_then(LinkMonitor::into_async) {
+        Ok(mon) => {
+            spawn_reader(std::rc::Rc::new(mon), FROM_NETLINK, tx.clone(), "netlink");
+        }
+        Err(e) => eprintln!("meshd: no netlink link events ({e}); reading links once a second"),
+    }
+    let mut link_poll = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        d.flush();
+        let wake = d
+            .node
+            .poll_timeout()
+            .map(|t| Duration::from_micros(t.as_micros().saturating_sub(clock().as_micros())))
+            .unwrap_or(Duration::from_secs(1));
+        tokio::select! {
+            _ = tokio::time::sleep(wake) => d.node.handle_timeout(clock()),
+            Some((k, frame)) = rx.recv() => {
+                if k == FROM_NETLINK {
+                    for ev in netlink::parse(&frame) {
+                        d.ifaces.on_link_event(ev, &mut d.node, clock(), d.cfg.log);
+                    }
+                } else if k == FROM_TAP {
+                    // Unicast to the originator that announced the
+                    // destination, else flooded (the core decides).
+                    if let Err(e) = d.node.send_frame(clock(), &frame) {
+                        if d.cfg.log >= LogLevel::Debug {
+                            eprintln!("meshd: soft interface frame not sent: {e}");
+                        }
+                    }
+                } else if frame.len() >= 14 {
+                    if let Some(h) = d.ifaces.by_key(k) {
+                        let dst = Mac::from_bytes(&frame[0..6]);
+                        let src = Mac::from_bytes(&frame[6..12]);
+                        d.node.handle_frame(clock(), h.id, src, dst, &frame[14..]);
+                    }
+                }
+            }
+            _ = link_poll.tick() => {
+                d.expire_pings();
+                d.ifaces.reconcile(&mut d.node, clock(), d.cfg.log);
+            }
+            Some((line, reply)) = crx.recv() => d.control(&line, reply, clock()),
+            _ = usr1.recv() => print_originators(&d.node),
+            _ = hup.recv() => d.reload(opts.path.as_deref(), clock()),
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
     let _ = std::fs::remove_file(&opts.socket);
+    if d.cfg.log >= LogLevel::Info {
+        eprintln!("meshd: shutting down");
+    }
+    Ok(())
+}
+
+/// A control request line and where its answer goes.
+type CtlReq = (String, tokio::sync::oneshot::Sender<String>);
+
+/// Listen on the control socket (mode 0600: umask while binding); every
+/// request line goes to the main loop, which owns the node.
+fn serve_control(path: &std::path::Path) -> io::Result<mpsc::Receiver<CtlReq>> {
+    let (ctx, crx) = mpsc::channel::<CtlReq>(16);
+    let _ = std::fs::remove_file(path);
     // umask is process-wide; it is changed around bind only.
     let listener = {
         let old = crate::sys::set_umask(0o177);
-        let l = tokio::net::UnixListener::bind(&opts.socket);
+        let l = tokio::net::UnixListener::bind(path);
         crate::sys::set_umask(old);
-        l.map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("control socket {}: {e}", opts.socket.display()),
-            )
-        })?
+        l.map_err(|e| io::Error::new(e.kind(), format!("control socket {}: {e}", path.display())))?
     };
     tokio::task::spawn_local(async move {
         use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -297,208 +324,160 @@ async fn main_loop(opts: Options) -> io::Result<()> {
             });
         }
     });
-    type PendingPing = (
-        u8,
-        u16,
-        std::time::Instant,
-        tokio::sync::oneshot::Sender<String>,
-    );
-    let mut pings: Vec<PendingPing> = Vec::new();
-    let mut next_uid: u8 = 0;
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-    let mut usr1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())?;
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-    if log >= LogLevel::Info {
-        eprintln!(
-            "meshd: running as originator {}",
-            node.primary_mac().unwrap_or(Mac::ZERO)
-        );
-    }
-    // Link state: rtnetlink events apply at once; sysfs is also read once
-    // a second in case an event was lost (the socket buffer can overflow).
-    match LinkMonitor::open().and_then(LinkMonitor::into_async) {
-        Ok(mon) => {
-            spawn_reader(std::rc::Rc::new(mon), FROM_NETLINK, tx.clone(), "netlink");
-        }
-        Err(e) => eprintln!("meshd: no netlink link events ({e}); reading carrier once a second"),
-    }
-    let mut carrier: Vec<bool> = hards.iter().map(|h| h.info.carrier).collect();
-    let mut link_poll = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        for r in flush(&mut node, &hards, tap.as_deref(), log) {
-            if let Some(i) = pings.iter().position(|p| p.0 == r.uid && p.1 == r.seqno) {
-                let (_, _, sent, reply) = pings.swap_remove(i);
-                let _ = reply.send(format!(
-                    "{{\"ok\":true,\"rows\":[{{\"from\":{},\"type\":{},\"seq\":{},\"ttl\":{},\"rtt_us\":{}}}]}}",
-                    crate::ctl::js(&r.from.to_string()),
-                    crate::ctl::js(&format!("{:?}", r.msg_type)),
-                    r.seqno,
-                    r.ttl,
-                    sent.elapsed().as_micros()
-                ));
-            }
-        }
-        let wake = node
-            .poll_timeout()
-            .map(|t| Duration::from_micros(t.as_micros().saturating_sub(clock().as_micros())))
-            .unwrap_or(Duration::from_secs(1));
-        tokio::select! {
-            _ = tokio::time::sleep(wake) => node.handle_timeout(clock()),
-            Some((k, frame)) = rx.recv() => {
-                if k == FROM_NETLINK {
-                    for ev in netlink::parse(&frame) {
-                        let Some(k) = hards.iter().position(|h| h.info.ifindex == ev.ifindex) else { continue };
-                        apply_carrier(&mut node, clock(), &hards[k], &mut carrier[k], ev.carrier, "netlink", log);
-                    }
-                } else if k == FROM_TAP {
-                    // Unicast to the originator that announced the
-                    // destination, else flooded (the core decides).
-                    if let Err(e) = node.send_frame(clock(), &frame) {
-                        if log >= LogLevel::Debug {
-                            eprintln!("meshd: soft interface frame not sent: {e}");
-                        }
-                    }
-                } else if frame.len() >= 14 {
-                    if let Some(h) = hards.iter().find(|h| h.key == k) {
-                        let dst = Mac::from_bytes(&frame[0..6]);
-                        let src = Mac::from_bytes(&frame[6..12]);
-                        node.handle_frame(clock(), h.id, src, dst, &frame[14..]);
-                    }
-                }
-            }
-            _ = link_poll.tick() => {
-                let (late, keep): (Vec<_>, Vec<_>) =
-                    pings.drain(..).partition(|p| p.2.elapsed() >= Duration::from_secs(1));
-                pings = keep;
-                for (_, _, _, reply) in late {
-                    let _ = reply.send("{\"ok\":false,\"error\":\"timeout\"}".into());
-                }
-                for (k, h) in hards.iter().enumerate() {
-                    let up = link_info(&h.info.name).map(|i| i.carrier).unwrap_or(false);
-                    apply_carrier(&mut node, clock(), h, &mut carrier[k], up, "sysfs", log);
-                }
-            }
-            Some((line, reply)) = crx.recv() => {
-                let cmd = crate::ctl::request_cmd(&line).unwrap_or_default();
-                if cmd == "ping" || cmd == "tr" {
-                    // batman ICMP echo: answered when the reply event comes
-                    // (or after 1 s with a timeout).
-                    let dst = crate::ctl::request_field(&line, "dst").and_then(|d| d.parse::<Mac>().ok());
-                    let seqno = crate::ctl::request_field(&line, "seq").and_then(|v| v.parse().ok()).unwrap_or(1);
-                    let ttl = crate::ctl::request_field(&line, "ttl").and_then(|v| v.parse().ok()).unwrap_or(50);
-                    let Some(mut dst) = dst else {
-                        let _ = reply.send("{\"ok\":false,\"error\":\"ping needs a MAC address\"}".into());
-                        continue;
-                    };
-                    // A client MAC is pinged at the originator announcing it.
-                    if let Some((_, _, orig)) = node.tt_global().into_iter().find(|(m, _, _)| *m == dst) {
-                        dst = orig;
-                    }
-                    next_uid = next_uid.wrapping_add(1);
-                    let req = batman::IcmpRequest { dst, seqno, uid: next_uid, ttl, record_route: false };
-                    match node.send_icmp(clock(), req) {
-                        Ok(()) => pings.push((next_uid, seqno, std::time::Instant::now(), reply)),
-                        Err(e) => {
-                            let _ = reply.send(format!("{{\"ok\":false,\"error\":{}}}", crate::ctl::js(&e.to_string())));
-                        }
-                    }
-                    continue;
-                }
-                let names = |id: IfaceId| {
-                    hards.iter().find(|h| h.id == id).map_or_else(|| "?".to_string(), |h| h.info.name.clone())
-                };
-                let _ = reply.send(crate::ctl::answer(&node, &cmd, &names));
-            }
-            _ = usr1.recv() => print_originators(&node),
-            _ = hup.recv() => {
-                let Some(path) = &opts.path else {
-                    eprintln!("meshd: SIGHUP: no config file to reload (started with -i)");
-                    continue;
-                };
-                match crate::config::load(path) {
-                    Err(e) => eprintln!("meshd: reload refused, keeping the running configuration: {e}"),
-                    Ok(new) => {
-                        if new.soft_interface != cfg.soft_interface || new.batman != cfg.batman {
-                            eprintln!("meshd: reload: soft_interface and [batman] changes take effect at the next start");
-                        }
-                        // Interfaces gone from the file: drop them.
-                        let gone: Vec<usize> = hards
-                            .iter()
-                            .filter(|h| !new.interfaces.contains(&h.info.name))
-                            .map(|h| h.key)
-                            .collect();
-                        for key in gone {
-                            let pos = hards.iter().position(|h| h.key == key).expect("listed");
-                            let h = hards.remove(pos);
-                            carrier.remove(pos);
-                            let _ = node.remove_iface(clock(), h.id);
-                            eprintln!("meshd: reload: {} removed", h.info.name);
-                        }
-                        // New ones: open them (a failure is reported, the rest applies).
-                        for name in &new.interfaces {
-                            if hards.iter().any(|h| &h.info.name == name) {
-                                continue;
-                            }
-                            match open_hard(name, next_key, &mut node, clock(), &tx, new.log) {
-                                Ok(h) => {
-                                    next_key += 1;
-                                    carrier.push(h.info.carrier);
-                                    hards.push(h);
-                                    eprintln!("meshd: reload: {name} added");
-                                }
-                                Err(e) => eprintln!("meshd: reload: {name}: {e}"),
-                            }
-                        }
-                        log = new.log;
-                        cfg = new;
-                        eprintln!("meshd: configuration reloaded");
-                    }
-                }
-            }
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-        }
-    }
-    let _ = std::fs::remove_file(&opts.socket);
-    if log >= LogLevel::Info {
-        eprintln!("meshd: shutting down");
-    }
-    Ok(())
+    Ok(crx)
 }
 
-/// Tell the core about a carrier change of `h` (from `source`), once.
-fn apply_carrier(
-    node: &mut Node<Rng>,
-    now: Instant,
-    h: &Hard,
-    known: &mut bool,
-    up: bool,
-    source: &str,
-    log: LogLevel,
-) {
-    if up == *known {
-        return;
+fn error_json(e: &str) -> String {
+    format!("{{\"ok\":false,\"error\":{}}}", crate::ctl::js(e))
+}
+
+impl Daemon {
+    /// Answer a control request (batman ICMP answers come later, from
+    /// `flush`, or as a timeout from `expire_pings`).
+    fn control(&mut self, line: &str, reply: tokio::sync::oneshot::Sender<String>, now: Instant) {
+        use crate::ctl::request_field as field;
+        let cmd = crate::ctl::request_cmd(line).unwrap_or_default();
+        let log = self.cfg.log;
+        let answer = match cmd.as_str() {
+            "ping" | "tr" => {
+                let Some(mut dst) = field(line, "dst").and_then(|d| d.parse::<Mac>().ok()) else {
+                    let _ = reply.send(error_json("ping needs a MAC address"));
+                    return;
+                };
+                let seqno = field(line, "seq").and_then(|v| v.parse().ok()).unwrap_or(1);
+                let ttl = field(line, "ttl")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(50);
+                // A client MAC is pinged at the originator announcing it.
+                if let Some((_, _, orig)) = self
+                    .node
+                    .tt_global()
+                    .into_iter()
+                    .find(|(m, _, _)| *m == dst)
+                {
+                    dst = orig;
+                }
+                self.next_uid = self.next_uid.wrapping_add(1);
+                let req = batman::IcmpRequest {
+                    dst,
+                    seqno,
+                    uid: self.next_uid,
+                    ttl,
+                    record_route: false,
+                };
+                match self.node.send_icmp(now, req) {
+                    Ok(()) => {
+                        self.pings
+                            .push((self.next_uid, seqno, std::time::Instant::now(), reply));
+                        return;
+                    }
+                    Err(e) => error_json(&e.to_string()),
+                }
+            }
+            "if" => {
+                let name = field(line, "name").unwrap_or_default();
+                let done = match field(line, "op").as_deref() {
+                    None => Ok(()),
+                    Some("add") => self.ifaces.add(&name, &mut self.node, now, log),
+                    Some("del") => self.ifaces.remove(&name, &mut self.node, now),
+                    Some(o) => Err(format!("unknown interface operation {o:?} (add, del)")),
+                };
+                match done {
+                    Err(e) => error_json(&e),
+                    Ok(()) => {
+                        let rows: Vec<String> = self
+                            .ifaces
+                            .rows()
+                            .into_iter()
+                            .map(|r| {
+                                format!(
+                                    "{{\"iface\":{},\"status\":{},\"mac\":{},\"mtu\":{}}}",
+                                    crate::ctl::js(&r.name),
+                                    crate::ctl::js(r.status),
+                                    r.mac
+                                        .map_or("null".into(), |m| crate::ctl::js(&m.to_string())),
+                                    r.mtu.map_or("null".into(), |m| m.to_string())
+                                )
+                            })
+                            .collect();
+                        format!("{{\"ok\":true,\"rows\":[{}]}}", rows.join(","))
+                    }
+                }
+            }
+            _ => crate::ctl::answer(&self.node, &cmd, &|id| self.ifaces.name_of(id)),
+        };
+        let _ = reply.send(answer);
     }
-    *known = up;
-    if log >= LogLevel::Info {
-        let state = if up { "up" } else { "down" };
-        eprintln!("meshd: {} carrier {state} ({source})", h.info.name);
+
+    /// Control-socket pings that got no answer in time.
+    fn expire_pings(&mut self) {
+        let (late, keep): (Vec<_>, Vec<_>) = self
+            .pings
+            .drain(..)
+            .partition(|p| p.2.elapsed() >= PING_TIMEOUT);
+        self.pings = keep;
+        for (_, _, _, reply) in late {
+            let _ = reply.send(error_json("timeout"));
+        }
     }
-    node.set_carrier(now, h.id, up);
+
+    /// SIGHUP: re-read the config file; a bad one is refused and the
+    /// running configuration kept.
+    fn reload(&mut self, path: Option<&std::path::Path>, now: Instant) {
+        let Some(path) = path else {
+            eprintln!("meshd: SIGHUP: no config file to reload (started with -i)");
+            return;
+        };
+        match crate::config::load(path) {
+            Err(e) => eprintln!("meshd: reload refused, keeping the running configuration: {e}"),
+            Ok(new) => {
+                if new.soft_interface != self.cfg.soft_interface || new.batman != self.cfg.batman {
+                    eprintln!("meshd: reload: soft_interface and [batman] changes take effect at the next start");
+                }
+                self.ifaces
+                    .set_wanted(&new.interfaces, &mut self.node, now, new.log);
+                self.node.set_gateway(new.gateway);
+                self.cfg = new;
+                eprintln!("meshd: configuration reloaded");
+            }
+        }
+    }
+
+    /// Send what the core queued and act on its events.
+    fn flush(&mut self) {
+        let log = self.cfg.log;
+        for r in flush(&mut self.node, &self.ifaces, self.tap.as_deref(), log) {
+            let Some(i) = self
+                .pings
+                .iter()
+                .position(|p| p.0 == r.uid && p.1 == r.seqno)
+            else {
+                continue;
+            };
+            let (_, _, sent, reply) = self.pings.swap_remove(i);
+            let _ = reply.send(format!(
+                "{{\"ok\":true,\"rows\":[{{\"from\":{},\"type\":{},\"seq\":{},\"ttl\":{},\"rtt_us\":{}}}]}}",
+                crate::ctl::js(&r.from.to_string()),
+                crate::ctl::js(&format!("{:?}", r.msg_type)),
+                r.seqno,
+                r.ttl,
+                sent.elapsed().as_micros()
+            ));
+        }
+    }
 }
 
 /// Send what the core queued and act on its events; ICMP answers to our
 /// own requests are returned for the control socket.
 fn flush(
     node: &mut Node<Rng>,
-    hards: &[Hard],
+    ifaces: &Ifaces,
     tap: Option<&AsyncFd<Tap>>,
     log: LogLevel,
 ) -> Vec<batman::IcmpReply> {
     let mut icmp = Vec::new();
     while let Some(t) = node.poll_transmit() {
-        let Some(h) = hards.iter().find(|h| h.id == t.iface) else {
+        let Some(h) = ifaces.by_id(t.iface) else {
             continue;
         };
         let mut frame = Vec::with_capacity(14 + t.payload.len());
@@ -531,12 +510,7 @@ fn flush(
         if log < LogLevel::Info {
             continue;
         }
-        let name = |id: IfaceId| {
-            hards
-                .iter()
-                .find(|h| h.id == id)
-                .map_or("?", |h| h.info.name.as_str())
-        };
+        let name = |id: IfaceId| ifaces.name_of(id);
         match e {
             Event::NeighbourUp { iface, mac } => {
                 eprintln!("meshd: neighbour {mac} up on {}", name(iface))

@@ -1,46 +1,52 @@
 //! meshd: the mesh router daemon and its `meshctl` CLI, in one binary.
 //!
-//! Status (issue 5 in progress): `meshd daemon -i IF...` runs the routing
-//! core on AF_PACKET sockets, with an optional TAP soft interface carried
-//! by batman unicast (translation tables) or broadcast, a config file and
-//! a control socket for `meshctl` (`meshd ctl`, or the binary linked as
-//! `meshctl`). `meshd decode <hex>` decodes
-//! a batman-adv payload with the core's wire parsers.
+//! `meshd daemon` runs the BATMAN IV core (`batman`) on AF_PACKET sockets,
+//! one per mesh interface (`ifaces`), with a TAP soft interface whose
+//! frames travel as batman unicast (translation tables) or broadcast, a
+//! config file (`config`) and a control socket (`daemon`). `meshctl`
+//! (`meshd ctl`, or this binary linked as `meshctl`) reads and steers it
+//! with batctl's verbs (`ctl`), and decodes live frames itself (`td`).
+//! All unsafe code is in `sys`.
 
 #![deny(unsafe_code)] // allowed in `sys` only, where each block is justified
 
 mod config;
 mod ctl;
 mod daemon;
+mod ifaces;
 #[allow(unsafe_code)]
 mod sys;
+mod td;
 
-use batman::wire::{self, PacketType};
 use std::process::ExitCode;
 
 const USAGE: &str = "\
 meshd - community mesh router daemon (batman-adv compatible)
 
-The daemon runs the BATMAN IV routing core on raw sockets. Not there yet:
-meshctl's ping, tr, td, if and gwl.
-
 usage:
-  meshd daemon [--config FILE] [--log warn|info|debug]
+  meshd daemon [--config FILE] [--log warn|info|debug] [-s SOCKET]
                        run as /etc/meshd/meshd.toml (or FILE) says; SIGHUP
                        re-reads it (a bad file is refused, the running
                        configuration kept)
-  meshd daemon -i IF [-i IF ...] [-t bat0] [--log warn|info|debug]
+  meshd daemon -i IF [-i IF ...] [-t bat0] [-g DOWN/UP] [--log LEVEL] [-s SOCKET]
                        run on the given mesh interfaces (root or CAP_NET_RAW);
                        -t creates the soft interface (a TAP): its frames go
                        to the node that announced the destination in its
-                       translation table, or are flooded;
+                       translation table, or are flooded; -g announces an
+                       uplink as a gateway (e.g. 10mbit/2mbit);
                        SIGUSR1 prints the originator table, SIGTERM stops
-  meshd ctl [-s SOCKET] [-j] o|n|s|tl|tg
+  meshd ctl [-s SOCKET] [-j] VERB
                        ask the running daemon (also as `meshctl`, a link to
-                       this binary): originators, neighbours, statistics,
-                       local and global translation tables, batctl layout or
-                       JSON with -j; -s (also for daemon) sets the control
-                       socket, default /run/meshd.sock
+                       this binary), batctl's layouts or JSON with -j:
+                         o | n | s | tl | tg | gwl   originators, neighbours,
+                             statistics, local/global translation tables,
+                             gateways
+                         if [add IF | del IF]        mesh interfaces
+                         ping [-c N] MAC             batman ICMP echo to an
+                             originator or a client MAC
+                         tr MAC                      traceroute
+                         td IF [-c N]                decode live frames on IF
+                       -s sets the control socket (default /run/meshd.sock)
   meshd decode <hex>   decode one batman-adv payload (bytes after the
                        Ethernet header, ethertype 0x4305) and print its fields
   meshd --version      print the version
@@ -85,7 +91,7 @@ fn main() -> ExitCode {
             }
         },
         Some("decode") => match args.get(1).map(|h| parse_hex(h)) {
-            Some(Ok(bytes)) => match decode(&bytes) {
+            Some(Ok(bytes)) => match td::describe_payload(batman::Mac::ZERO, &bytes) {
                 Ok(text) => {
                     print!("{text}");
                     ExitCode::SUCCESS
@@ -120,6 +126,7 @@ fn parse_daemon(args: &[String]) -> Result<daemon::Options, String> {
     let mut log = None;
     let mut tap = None;
     let mut path = None;
+    let mut gateway = None;
     let mut socket = std::path::PathBuf::from(ctl::DEFAULT_SOCKET);
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -135,6 +142,12 @@ fn parse_daemon(args: &[String]) -> Result<daemon::Options, String> {
                 tap = Some(it.next().ok_or("-t needs a soft interface name")?.clone())
             }
             "-s" | "--socket" => socket = it.next().ok_or("-s needs a path")?.into(),
+            "-g" | "--gateway" => {
+                let bw = it
+                    .next()
+                    .ok_or("--gateway needs a bandwidth (e.g. 10mbit/2mbit)")?;
+                gateway = Some(config::parse_bandwidth(bw).map_err(|e| format!("--gateway: {e}"))?)
+            }
             o => return Err(format!("unknown option {o:?}")),
         }
     }
@@ -147,6 +160,9 @@ fn parse_daemon(args: &[String]) -> Result<daemon::Options, String> {
         }
         if tap.is_some() {
             config.soft_interface = tap;
+        }
+        if gateway.is_some() {
+            config.gateway = gateway;
         }
         return Ok(daemon::Options {
             config,
@@ -162,6 +178,7 @@ fn parse_daemon(args: &[String]) -> Result<daemon::Options, String> {
         soft_interface: tap,
         log: log.unwrap_or(daemon::LogLevel::Info),
         batman: batman::Config::default(),
+        gateway,
     };
     Ok(daemon::Options {
         config,
@@ -187,43 +204,6 @@ fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
         .collect()
 }
 
-fn decode(b: &[u8]) -> Result<String, wire::Error> {
-    use std::fmt::Write;
-    let mut out = String::new();
-    match wire::peek_type(b)? {
-        PacketType::IvOgm => {
-            for p in wire::OgmIter::new(b) {
-                let o = wire::OgmRepr::parse(&p?)?;
-                let _ = writeln!(
-                    out,
-                    "OGM orig {} prev_sender {} seqno {} ttl {} tq {} flags {:#04x} tvlv_len {}",
-                    o.orig, o.prev_sender, o.seqno, o.ttl, o.tq, o.flags.0, o.tvlv_len
-                );
-            }
-        }
-        PacketType::Bcast => {
-            let r = wire::BcastRepr::parse(&wire::BcastPacket::new_checked(b)?)?;
-            let _ = writeln!(out, "BCAST orig {} seqno {} ttl {}", r.orig, r.seqno, r.ttl);
-        }
-        PacketType::Unicast => {
-            let r = wire::UnicastRepr::parse(&wire::UnicastPacket::new_checked(b)?)?;
-            let _ = writeln!(out, "UNICAST dest {} ttl {} ttvn {}", r.dest, r.ttl, r.ttvn);
-        }
-        PacketType::Icmp => {
-            let r = wire::IcmpRepr::parse(&wire::IcmpPacket::new_checked(b)?)?;
-            let _ = writeln!(
-                out,
-                "ICMP {:?} dst {} orig {} seqno {} uid {} ttl {}",
-                r.msg_type, r.dst, r.orig, r.seqno, r.uid, r.ttl
-            );
-        }
-        other => {
-            let _ = writeln!(out, "{other:?} ({} bytes)", b.len());
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,11 +211,11 @@ mod tests {
     #[test]
     fn decodes_an_ogm_and_refuses_garbage() {
         let ogm = "000f3200 00000001 020000000001 020000000001 00ff 0000";
-        let text = decode(&parse_hex(ogm).unwrap()).unwrap();
-        assert!(text.contains("OGM orig 02:00:00:00:00:01"), "{text}");
+        let text = td::describe_payload(batman::Mac::ZERO, &parse_hex(ogm).unwrap()).unwrap();
+        assert!(text.contains("BAT 02:00:00:00:00:01: OGM IV"), "{text}");
         assert!(text.contains("tq 255"));
         assert!(parse_hex("0f0").is_err());
         assert!(parse_hex("zz").is_err());
-        assert!(decode(&[0x00, 0x0e]).is_err());
+        assert!(td::describe_payload(batman::Mac::ZERO, &[0x00, 0x0e]).is_err());
     }
 }

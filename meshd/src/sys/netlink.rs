@@ -14,6 +14,8 @@ pub struct LinkEvent {
     /// Administratively up and lower layer (carrier) up; false when the
     /// interface was deleted.
     pub carrier: bool,
+    /// RTM_DELLINK: the interface is gone.
+    pub deleted: bool,
 }
 
 const NLMSG_HDRLEN: usize = 16;
@@ -40,7 +42,11 @@ pub fn parse(buf: &[u8]) -> Vec<LinkEvent> {
             let ifindex = i32::from_ne_bytes(m[4..8].try_into().expect("4 bytes"));
             let flags = u32::from_ne_bytes(m[8..12].try_into().expect("4 bytes"));
             let carrier = ty == RTM_NEWLINK && flags & IFF_UP != 0 && flags & IFF_LOWER_UP != 0;
-            out.push(LinkEvent { ifindex, carrier });
+            out.push(LinkEvent {
+                ifindex,
+                carrier,
+                deleted: ty == RTM_DELLINK,
+            });
         }
         at += (len + 3) & !3;
     }
@@ -146,15 +152,18 @@ mod tests {
             vec![
                 LinkEvent {
                     ifindex: 7,
-                    carrier: true
+                    carrier: true,
+                    deleted: false
                 },
                 LinkEvent {
                     ifindex: 8,
-                    carrier: false
+                    carrier: false,
+                    deleted: false
                 },
                 LinkEvent {
                     ifindex: 7,
-                    carrier: false
+                    carrier: false,
+                    deleted: true
                 },
             ]
         );

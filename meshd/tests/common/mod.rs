@@ -1,0 +1,59 @@
+//! Helpers shared by meshd's namespace tests: start a daemon with its own
+//! control socket and log, ask it with meshctl, read its log.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use hwtest::netns::{Netns, Proc};
+use std::path::{Path, PathBuf};
+
+pub const MESHD: &str = env!("CARGO_BIN_EXE_meshd");
+
+/// The control socket of the meshd in `ns` (namespaces share the
+/// filesystem, so the default /run/meshd.sock would collide).
+pub fn sock_of(ns: &Netns) -> String {
+    std::env::temp_dir()
+        .join(format!("{}.sock", ns.name))
+        .to_str()
+        .expect("utf-8 path")
+        .to_string()
+}
+
+/// A log file for `name`, unique to this test process.
+pub fn log_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("meshd-test-{}-{name}.log", std::process::id()))
+}
+
+pub fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+/// Start meshd in `ns` with `args` plus its own control socket.
+pub fn spawn_meshd(ns: &Netns, args: &[&str], log: &Path) -> Proc {
+    let sock = sock_of(ns);
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["-s", sock.as_str()]);
+    ns.spawn(MESHD, &all, log).expect("meshd starts")
+}
+
+/// `meshctl ARGS` against the meshd of `ns`: (success, stdout + stderr).
+pub fn ctl(ns: &Netns, args: &[&str]) -> (bool, String) {
+    let out = ns
+        .cmd(MESHD)
+        .arg("ctl")
+        .args(["-s", &sock_of(ns)])
+        .args(args)
+        .output()
+        .expect("meshctl runs");
+    let mut s = String::from_utf8_lossy(&out.stdout).to_string();
+    s.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), s)
+}
+
+/// The MAC of `iface` in `ns`.
+pub fn mac_of(ns: &Netns, iface: &str) -> String {
+    let out = ns.ip(&["-br", "link", "show", iface]).expect("ip runs");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .nth(2)
+        .unwrap_or_default()
+        .to_string()
+}
