@@ -184,7 +184,8 @@ async fn main_loop(opts: Options) -> io::Result<()> {
     let ifaces = Ifaces::start(&cfg.interfaces, &mut node, clock(), tx.clone(), cfg.log)?;
     let tap = match &cfg.soft_interface {
         Some(name) => {
-            let t = Tap::open(name).map_err(|e| {
+            let mac = node.primary_mac().map(soft_mac);
+            let t = Tap::open(name, mac).map_err(|e| {
                 io::Error::new(
                     e.kind(),
                     format!("soft interface {name}: {e} (needs root or CAP_NET_ADMIN)"),
@@ -279,6 +280,20 @@ async fn main_loop(opts: Options) -> io::Result<()> {
         eprintln!("meshd: shutting down");
     }
     Ok(())
+}
+
+/// The soft interface's MAC, derived from the originator address: the same
+/// after every restart (clients' ARP and neighbour caches stay valid, and
+/// the translation tables name the same client), different from every
+/// hard interface's, locally administered and unicast.
+fn soft_mac(orig: Mac) -> Mac {
+    // FNV-1a over a tag and the originator address.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in b"meshd soft interface".iter().chain(orig.0.iter()) {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let b = h.to_be_bytes();
+    Mac([(b[0] & 0xfc) | 0x02, b[1], b[2], b[3], b[4], b[5]])
 }
 
 /// A control request line and where its answer goes.
@@ -559,5 +574,20 @@ fn print_originators(node: &Node<Rng>) {
     println!("  Client             VID  Originator");
     for (mac, vid, orig) in node.tt_global() {
         println!(" * {mac}  {:4}  {orig}", vid & 0x0fff);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn soft_mac_is_stable_local_unicast_and_not_the_originator() {
+        let o = Mac([0x02, 0xba, 0x7a, 0, 0, 1]);
+        let m = soft_mac(o);
+        assert_eq!(m, soft_mac(o));
+        assert_ne!(m, o);
+        assert_ne!(m, soft_mac(Mac([0x02, 0xba, 0x7a, 0, 0, 2])));
+        assert_eq!(m.0[0] & 0x03, 0x02, "{m}");
     }
 }

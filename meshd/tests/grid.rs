@@ -1,16 +1,18 @@
 //! A 3x3 grid of real meshd daemons in network namespaces (root; CI runs
-//! these): converge, then cut a link on the n00 -> n22 path while n00 pings
-//! n22 every 50 ms: by carrier loss (pings resume within 1 s; measured: no
-//! ping lost), silently with nftables (within 5 s); and 30% random loss on
-//! every link (still converges, pings get through).
+//! these): converge and every node pings every other over bat0 (IPv4 and
+//! IPv6); cut a link on the n00 -> n22 path while n00 pings n22 every
+//! 50 ms: by carrier loss (pings resume within 1 s; measured: no ping
+//! lost), silently with nftables (within 5 s); 30% random loss on every
+//! link (still converges, pings get through); kill -9 of the middle node
+//! and a restart from its config file (it rejoins with all of its config).
 //!
 //! ```text
 //!   n00 -- n01 -- n02      each "--" is a veth pair (MTU 1532); the end in
 //!    |      |      |       nRC towards nXY is called toXY; every node runs
 //!   n10 -- n11 -- n12      meshd -i <all its toXY> -t bat0, bat0 holds
 //!    |      |      |       10.98.0.<3R+C+1>/24
-//!   n20 -- n21 -- n22
-//! ```
+//!   n20 -- n21 -- n22      and fd98::<3R+C+1>/64; n11 runs from a config
+//! ```                      file (a gateway) when a test asks for it
 
 use hwtest::netns::{require_root, wait_for, Netns};
 use std::collections::HashMap;
@@ -42,7 +44,7 @@ struct Grid {
     ns: HashMap<String, Netns>,
     ifaces: HashMap<String, Vec<String>>,
     owner: HashMap<String, String>,
-    _procs: Vec<hwtest::netns::Proc>,
+    procs: HashMap<String, hwtest::netns::Proc>,
 }
 
 /// One grid at a time: 9 daemons and a 50 ms pinger per test already load
@@ -51,6 +53,48 @@ static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Grid {
     fn start(loss_percent: u32) -> Grid {
+        Grid::start_with(loss_percent, false)
+    }
+
+    /// The config file n11 runs from when `middle_from_file`.
+    fn middle_config() -> PathBuf {
+        std::env::temp_dir().join(format!("meshd-grid-{}-11.toml", std::process::id()))
+    }
+
+    /// The daemon arguments of node `n` on interfaces `ifs`.
+    fn args(n: &str, ifs: &[String], middle_from_file: bool) -> Vec<String> {
+        if middle_from_file && n == "11" {
+            let list: Vec<String> = ifs.iter().map(|i| format!("\"{i}\"")).collect();
+            let text = format!(
+                "[mesh]\ninterfaces = [{}]\nsoft_interface = \"bat0\"\ngateway = \"50mbit/10mbit\"\n",
+                list.join(", ")
+            );
+            std::fs::write(Grid::middle_config(), text).unwrap();
+            let path = Grid::middle_config().to_str().unwrap().to_string();
+            return vec!["daemon".into(), "--config".into(), path];
+        }
+        let mut args: Vec<String> = vec!["daemon".into(), "-t".into(), "bat0".into()];
+        for i in ifs {
+            args.extend(["-i".into(), i.clone()]);
+        }
+        args
+    }
+
+    /// bat0 of `n` (row r, column c) gets its IPv4 and IPv6 address.
+    fn address(&self, r: usize, c: usize) {
+        let n = &self.ns[&name(r, c)];
+        let up = wait_for(Duration::from_secs(5), || {
+            n.ip(&["link", "show", "bat0"]).is_ok()
+        });
+        assert!(up.is_some(), "no bat0 in {}", n.name);
+        let k = 3 * r + c + 1;
+        let v4 = format!("10.98.0.{k}/24");
+        let v6 = format!("fd98::{k}/64");
+        n.ip(&["addr", "add", &v4, "dev", "bat0"]).unwrap();
+        n.ip(&["addr", "add", &v6, "dev", "bat0", "nodad"]).unwrap();
+    }
+
+    fn start_with(loss_percent: u32, middle_from_file: bool) -> Grid {
         let mut ns: HashMap<String, Netns> = HashMap::new();
         let mut ifaces: HashMap<String, Vec<String>> = HashMap::new();
         for r in 0..3 {
@@ -87,46 +131,38 @@ impl Grid {
                 owner.insert(mac_of(&ns[n], i), n.clone());
             }
         }
-        let mut procs = Vec::new();
+        let mut procs = HashMap::new();
         for (n, ifs) in &ifaces {
-            let mut args: Vec<&str> = vec!["daemon", "-t", "bat0"];
-            for i in ifs {
-                args.extend(["-i", i.as_str()]);
-            }
-            procs.push(spawn_meshd(&ns[n], &args, &log_path(n)));
+            let args = Grid::args(n, ifs, middle_from_file);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            procs.insert(n.clone(), spawn_meshd(&ns[n], &args, &log_path(n)));
         }
-        for r in 0..3 {
-            for c in 0..3 {
-                let n = &ns[&name(r, c)];
-                let up = wait_for(Duration::from_secs(5), || {
-                    n.ip(&["link", "show", "bat0"]).is_ok()
-                });
-                assert!(up.is_some(), "no bat0 in {}", n.name);
-                n.ip(&[
-                    "addr",
-                    "add",
-                    &format!("10.98.0.{}/24", 3 * r + c + 1),
-                    "dev",
-                    "bat0",
-                ])
-                .unwrap();
-            }
-        }
-        Grid {
+        let g = Grid {
             ns,
             ifaces,
             owner,
-            _procs: procs,
+            procs,
+        };
+        for r in 0..3 {
+            for c in 0..3 {
+                g.address(r, c);
+            }
         }
+        g
     }
 
-    fn ping_once(&self, to: &str) -> bool {
-        self.ns["00"]
+    /// `ping -c 1 -W 1 to` from node `from`.
+    fn ping_from(&self, from: &str, to: &str) -> bool {
+        self.ns[from]
             .cmd("ping")
             .args(["-c", "1", "-W", "1", to])
             .output()
             .map(|o| o.status.success())
             .unwrap_or(false)
+    }
+
+    fn ping_once(&self, to: &str) -> bool {
+        self.ping_from("00", to)
     }
 
     /// n00's path to n22, following each node's latest logged next hop.
@@ -171,9 +207,11 @@ impl Grid {
 
 impl Drop for Grid {
     fn drop(&mut self) {
+        self.procs.clear();
         for n in self.ifaces.keys() {
             let _ = std::fs::remove_file(log_path(n));
         }
+        let _ = std::fs::remove_file(Grid::middle_config());
     }
 }
 
@@ -281,4 +319,113 @@ fn grid_3x3_with_30_percent_loss_converges_and_pings() {
         conv
     );
     assert!(stamps.len() >= 3, "only {} replies", stamps.len());
+}
+
+/// Every node reaches every other over bat0, by IPv4 and by IPv6.
+#[test]
+fn grid_3x3_every_node_pings_every_other_v4_and_v6() {
+    if !require_root("grid_3x3_every_node_pings_every_other_v4_and_v6") {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let g = Grid::start(0);
+    let conv = wait_for(Duration::from_secs(30), || g.ping_once("10.98.0.9"));
+    assert!(conv.is_some(), "n00 never reached n22");
+    let mut slowest = Duration::ZERO;
+    for from in 0..9 {
+        for to in 0..9 {
+            if from == to {
+                continue;
+            }
+            let src = name(from / 3, from % 3);
+            for addr in [format!("10.98.0.{}", to + 1), format!("fd98::{}", to + 1)] {
+                let t = wait_for(Duration::from_secs(10), || g.ping_from(&src, &addr));
+                assert!(t.is_some(), "n{src} cannot ping {addr}");
+                slowest = slowest.max(t.unwrap());
+            }
+        }
+    }
+    println!(
+        "all 72 pairs ping over IPv4 and IPv6 (converged after {conv:?}; slowest pair needed {slowest:?} more)"
+    );
+}
+
+/// kill -9 of the middle node (it runs from a config file and announces a
+/// gateway), then a restart from the same file: it rejoins, routes to and
+/// through it come back, and its whole configuration is in force again.
+#[test]
+fn grid_3x3_middle_node_killed_and_restarted_rejoins() {
+    if !require_root("grid_3x3_middle_node_killed_and_restarted_rejoins") {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut g = Grid::start_with(0, true);
+    let ctl = |n: &str, args: &[&str]| -> String {
+        let sock = std::env::temp_dir().join(format!("{}.sock", g.ns[n].name));
+        let out = g.ns[n]
+            .cmd(MESHD)
+            .args(["ctl", "-s", sock.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let mid = mac_of(&g.ns["11"], &g.ifaces["11"][0]);
+    let conv = wait_for(Duration::from_secs(30), || {
+        g.ping_once("10.98.0.5") && ctl("00", &["gwl"]).contains(&mid)
+    });
+    assert!(
+        conv.is_some(),
+        "n00 never reached the middle node or saw its gateway"
+    );
+    g.procs.remove("11").unwrap().kill9();
+    // The others route around the dead node: n10 and n12 still meet.
+    assert!(
+        wait_for(Duration::from_secs(10), || g.ping_from("10", "10.98.0.6")).is_some(),
+        "n10 cannot reach n12 with n11 dead"
+    );
+    // Restart from the same file; bat0 is new (the old TAP died with the
+    // process), so it gets its addresses again as the system would give them.
+    let ifs = g.ifaces["11"].clone();
+    let args = Grid::args("11", &ifs, true);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let p = spawn_meshd(&g.ns["11"], &args, &log_path("11"));
+    g.procs.insert("11".into(), p);
+    g.address(1, 1);
+    let back = wait_for(Duration::from_secs(30), || {
+        g.ping_once("10.98.0.5") && g.ping_from("11", "fd98::9")
+    });
+    assert!(
+        back.is_some(),
+        "the restarted node did not rejoin:\n{}\nn11 n:\n{}\nn11 o:\n{}\nn01 o:\n{}\nn01 s:\n{}",
+        std::fs::read_to_string(log_path("11")).unwrap_or_default(),
+        ctl("11", &["n"]),
+        ctl("11", &["o"]),
+        ctl("01", &["o"]),
+        ctl("01", &["s"])
+    );
+    // Its whole config is back: all four interfaces, the gateway, and
+    // routes to all eight others (their primary interfaces are the first
+    // they were given, so their originator addresses).
+    let others: Vec<String> = g
+        .ifaces
+        .iter()
+        .filter(|(n, _)| n.as_str() != "11")
+        .map(|(n, ifs)| mac_of(&g.ns[n], &ifs[0]))
+        .collect();
+    let ifs = ctl("11", &["if"]);
+    assert_eq!(ifs.matches(": active").count(), 4, "{ifs}");
+    let full = wait_for(Duration::from_secs(15), || {
+        let o = ctl("11", &["o"]);
+        ctl("00", &["gwl"]).contains(&mid) && others.iter().all(|m| o.contains(&format!(" * {m}")))
+    });
+    assert!(
+        full.is_some(),
+        "gateway or originators missing: {}{}",
+        ctl("00", &["gwl"]),
+        ctl("11", &["o"])
+    );
+    println!(
+        "converged {conv:?}; after kill -9 and restart, pings through n11 after {back:?}, all routes and its gateway {full:?} later"
+    );
 }

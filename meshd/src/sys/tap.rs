@@ -29,8 +29,11 @@ fn ifreq(name: &str) -> io::Result<libc::ifreq> {
 }
 
 impl Tap {
-    /// Create (or attach to) TAP `name`. Needs CAP_NET_ADMIN.
-    pub fn open(name: &str) -> io::Result<Self> {
+    /// Create (or attach to) TAP `name`, give it hardware address `mac`
+    /// (if any; a restarted daemon keeps the same one, so the LAN's and
+    /// the mesh's neighbour caches stay right) and bring it up. Needs
+    /// CAP_NET_ADMIN.
+    pub fn open(name: &str, mac: Option<batman::Mac>) -> io::Result<Self> {
         let mut req = ifreq(name)?;
         req.ifr_ifru.ifru_flags = (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short;
         let path = c"/dev/net/tun";
@@ -58,20 +61,45 @@ impl Tap {
             fd,
             name: name.to_string(),
         };
+        if let Some(mac) = mac {
+            tap.set_mac(mac)?;
+        }
         tap.set_up()?;
         Ok(tap)
     }
 
-    /// Set IFF_UP on the device (through a throwaway datagram socket, as
-    /// `ip link set up` does with SIOCSIFFLAGS).
-    fn set_up(&self) -> io::Result<()> {
+    /// A throwaway datagram socket for interface ioctls, as `ip` uses.
+    fn ioctl_socket() -> io::Result<OwnedFd> {
         // SAFETY: socket(2) with integer arguments; checked below.
         let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
         if s < 0 {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: `s` is a fresh descriptor we own.
-        let s = unsafe { OwnedFd::from_raw_fd(s) };
+        Ok(unsafe { OwnedFd::from_raw_fd(s) })
+    }
+
+    /// Set the device's Ethernet address (SIOCSIFHWADDR), before it is up.
+    fn set_mac(&self, mac: batman::Mac) -> io::Result<()> {
+        let s = Self::ioctl_socket()?;
+        let mut req = ifreq(&self.name)?;
+        // SAFETY: writing a plain `sockaddr` (integers and a byte array)
+        // into the union member SIOCSIFHWADDR reads.
+        let sa = unsafe { &mut req.ifr_ifru.ifru_hwaddr };
+        sa.sa_family = libc::ARPHRD_ETHER;
+        for (d, b) in sa.sa_data.iter_mut().zip(mac.0) {
+            *d = b as libc::c_char;
+        }
+        // SAFETY: SIOCSIFHWADDR reads one valid, initialised `ifreq`.
+        if unsafe { libc::ioctl(s.as_raw_fd(), libc::SIOCSIFHWADDR as _, &mut req) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Set IFF_UP on the device (SIOCSIFFLAGS, as `ip link set up` does).
+    fn set_up(&self) -> io::Result<()> {
+        let s = Self::ioctl_socket()?;
         let mut req = ifreq(&self.name)?;
         // SAFETY: SIOCGIFFLAGS fills the flags of one valid `ifreq`.
         if unsafe { libc::ioctl(s.as_raw_fd(), libc::SIOCGIFFLAGS as _, &mut req) } < 0 {
