@@ -29,3 +29,10 @@ fi
 cargo test --workspace --release
 # The fuzz targets live outside the workspace; make sure they still build.
 cargo build --release --manifest-path fuzz/Cargo.toml --bins
+# The README's demo: a small netns mesh of real meshd processes (needs
+# root; it fails if the mesh does not form or a ping does not get through).
+if [ "$(id -u)" = 0 ]; then
+    bash scripts/demo.sh
+else
+    echo "test.sh: not root, skipping the netns demo (bash scripts/demo.sh)"
+fi

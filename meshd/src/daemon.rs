@@ -234,6 +234,8 @@ async fn main_loop(opts: Options) -> io::Result<()> {
         Err(e) => eprintln!("meshd: no netlink link events ({e}); reading links once a second"),
     }
     let mut link_poll = tokio::time::interval(Duration::from_secs(1));
+    let mut carrier_poll = tokio::time::interval(crate::ifaces::CARRIER_POLL);
+    carrier_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         d.flush();
         let wake = d
@@ -268,6 +270,7 @@ async fn main_loop(opts: Options) -> io::Result<()> {
                 d.expire_pings();
                 d.ifaces.reconcile(&mut d.node, clock(), d.cfg.log);
             }
+            _ = carrier_poll.tick() => d.ifaces.poll_carrier(&mut d.node, clock(), d.cfg.log),
             Some((line, reply)) = crx.recv() => d.control(&line, reply, clock()),
             _ = usr1.recv() => print_originators(&d.node),
             _ = hup.recv() => d.reload(opts.path.as_deref(), clock()),

@@ -8,7 +8,11 @@
 //!   it was re-created) is closed at once: its neighbours are dropped and
 //!   routes move in the same step. When it (re)appears it is opened again,
 //!   from the netlink event or, if an event was lost, within a second.
-//! - Carrier changes reach the core once, from netlink or from sysfs.
+//! - Carrier changes reach the core once, from netlink or from sysfs,
+//!   whichever comes first. sysfs is read every [`CARRIER_POLL`]: the
+//!   kernel sets the carrier bit at once but may hold the netlink event
+//!   back for up to a second (linkwatch rate-limits "non-urgent" events,
+//!   which include a physical NIC's and often a veth's).
 //! - `meshctl if add|del` changes the wanted set at runtime; SIGHUP sets it
 //!   to the config file's list.
 
@@ -23,6 +27,9 @@ use crate::daemon::{spawn_reader, LogLevel};
 use crate::sys::link::{link_info, LinkInfo};
 use crate::sys::netlink::LinkEvent;
 use crate::sys::packet::PacketSocket;
+
+/// How often the carrier of every open interface is read from sysfs.
+pub const CARRIER_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// An open hard interface.
 pub struct Hard {
@@ -144,6 +151,15 @@ impl Ifaces {
             Some(pos) => apply_carrier(node, now, &mut self.open[pos], ev.carrier, "netlink", log),
             None if !ev.deleted => self.reconcile(node, now, log),
             None => {}
+        }
+    }
+
+    /// Read every open interface's carrier (cheap: two small sysfs
+    /// files) and tell the core of changes netlink has not reported yet.
+    pub fn poll_carrier<R: RngCore>(&mut self, node: &mut Node<R>, now: Instant, log: LogLevel) {
+        for h in &mut self.open {
+            let up = crate::sys::link::carrier(&h.info.name);
+            apply_carrier(node, now, h, up, "sysfs", log);
         }
     }
 

@@ -536,3 +536,111 @@ fn meshd_kernel_meshd_line() {
     assert_eq!(kernel_route(&table, &mac_x), Some(mac_x.clone()), "{table}");
     assert_eq!(kernel_route(&table, &mac_y), Some(mac_y.clone()), "{table}");
 }
+
+/// meshd and a kernel node on one link: each lists the other in its
+/// originator table (meshctl o, batctl o), their translation tables name
+/// each other's bat0, their bat0s ping each other (IPv4 and IPv6), and
+/// `meshctl ping`/`tr` reach the kernel with batman ICMP. Both announce a
+/// gateway and each lists the other's (`meshctl gwl`, `batctl gwl`), and
+/// `meshctl td` decodes everything the kernel sends without a malformed
+/// frame.
+///
+/// ```text
+///   [mtP-k1] meshd bat0 -i k1<P> == tap k1<P> == VM (batman-adv)
+/// ```
+#[test]
+fn kernel_and_meshd_on_one_link() {
+    if !require_root("kernel_and_meshd_on_one_link") {
+        return;
+    }
+    let _one = VMS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut clock = Clock::new("kernel_and_meshd_on_one_link");
+    let k = Netns::new("k1").unwrap();
+    let name = format!("k1{}", std::process::id() % 100_000);
+    let kmac = "02:ba:7a:00:00:51";
+    let Some(vms) = boot(&[(&name, &k, kmac, None)]) else {
+        return;
+    };
+    let vm = &vms[0];
+    clock.mark("VM READY");
+    let (ok, o) = vm.exec("batctl gw_mode server 10mbit/2mbit");
+    assert!(ok, "batctl gw_mode: {o}");
+
+    let meshd = Meshd::spawn(&k, &["-i", &name, "-t", "bat0", "-g", "20mbit/4mbit"]);
+    let up = wait_for(Duration::from_secs(5), || {
+        k.ip(&["link", "show", "bat0"]).is_ok()
+    });
+    assert!(up.is_some(), "no bat0");
+    k.ip(&["addr", "add", "192.168.77.200/24", "dev", "bat0"])
+        .unwrap();
+    k.ip(&["addr", "add", "fd00:ba7::c8/64", "dev", "bat0", "nodad"])
+        .unwrap();
+    let our_orig = mac_of(&k, &name);
+    let ours = wait_for(Duration::from_secs(60), || meshd.route(kmac).is_some());
+    assert!(ours.is_some(), "meshd never routed to the kernel node");
+    let mut table = String::new();
+    let theirs = wait_for(Duration::from_secs(60), || {
+        table = vm.exec("batctl o -H").1;
+        kernel_route(&table, &our_orig).is_some()
+    });
+    assert!(
+        theirs.is_some(),
+        "the kernel never routed to meshd:\n{table}"
+    );
+    clock.mark("each routes to the other (meshctl o, batctl o)");
+
+    // Gateways, both ways.
+    let gw = wait_for(Duration::from_secs(30), || {
+        meshd.ctl(&["gwl"]).contains("10.0/2.0 MBit")
+            && vm.exec("batctl gwl -H").1.contains(&our_orig)
+    });
+    assert!(
+        gw.is_some(),
+        "gateway lists:\nmeshd:\n{}\nkernel:\n{}",
+        meshd.ctl(&["gwl"]),
+        vm.exec("batctl gwl -H").1
+    );
+    let kgwl = vm.exec("batctl gwl -H").1;
+    assert!(kgwl.contains("20.0/4.0 MBit"), "kernel gwl:\n{kgwl}");
+    clock.mark("each lists the other's gateway (meshctl gwl, batctl gwl)");
+
+    // Translation tables and pings over bat0.
+    let our_bat0 = mac_of(&k, "bat0");
+    let (vm_bat0, vm_ip4, vm_ip6) = (vm.field("bat0="), vm.field("ip4="), vm.field("ip6="));
+    for to in [&vm_ip4, &vm_ip6] {
+        let p = wait_for(Duration::from_secs(90), || ns_ping(&k, to));
+        assert!(p.is_some(), "no ping meshd -> kernel {to} over bat0");
+    }
+    for to in ["192.168.77.200", "fd00:ba7::c8"] {
+        let p = wait_for(Duration::from_secs(30), || {
+            vm.exec(&format!("ping -c 1 -W 2 {to}")).0
+        });
+        assert!(p.is_some(), "no ping kernel -> meshd {to} over bat0");
+    }
+    assert!(vm.exec("batctl tg -H").1.contains(&our_bat0));
+    assert!(meshd.ctl(&["tg"]).contains(&vm_bat0));
+    clock.mark("pings both ways over bat0 (IPv4, IPv6); translation tables agree");
+
+    // batman ICMP: echo to the originator and to its client (bat0) MAC,
+    // and a one-hop traceroute.
+    let p = meshd.ctl(&["ping", "-c", "2", kmac]);
+    assert!(p.contains(&format!("20 bytes from {kmac}")), "{p}");
+    let p = meshd.ctl(&["ping", "-c", "1", &vm_bat0]);
+    assert!(p.contains("1 received"), "{p}");
+    let tr = meshd.ctl(&["tr", kmac]);
+    assert!(tr.contains(&format!(" 1: {kmac}")), "{tr}");
+    clock.mark("meshctl ping and tr answered by the kernel");
+
+    // Live decode of the link: the kernel's frames all parse.
+    let out = k
+        .cmd(MESHD)
+        .args(["ctl", "td", &name, "-c", "20", "-w", "15"])
+        .output()
+        .unwrap();
+    let td = text(&out);
+    assert!(out.status.success(), "{td}");
+    assert!(td.contains(&format!("BAT {kmac}: OGM IV")), "{td}");
+    assert!(td.contains("tvlv [") && td.contains("GW"), "{td}");
+    assert!(!td.contains("malformed"), "{td}");
+    clock.mark("meshctl td decodes the kernel's frames");
+}

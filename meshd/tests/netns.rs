@@ -2,8 +2,9 @@
 //!
 //! ```text
 //!   two_daemons:  [mtP-a] m0 ==veth 1500== m0 [mtP-b]
-//!   kernel:       [mtP-k] tap kref<P> == QEMU VM running Linux batman-adv
 //! ```
+//!
+//! The tests with real Linux batman-adv nodes are in interop.rs.
 
 use hwtest::netns::{require_root, veth, wait_for, Netns};
 use std::path::PathBuf;
@@ -66,141 +67,6 @@ fn missing_interface_is_a_clear_error() {
         err.contains("nosuchif0") && err.contains("not found"),
         "{err}"
     );
-}
-
-/// meshd and a real Linux batman-adv node (QEMU VM, ../shared/tools/batadv-vm)
-/// on one link: each lists the other as an originator with a route, their
-/// translation tables agree (the kernel lists our bat0 behind our
-/// originator, we list its bat0 behind it), and the two bat0 interfaces
-/// ping each other.
-#[test]
-fn kernel_batman_adv_and_meshd_interoperate() {
-    if !require_root("kernel_batman_adv_and_meshd_interoperate") {
-        return;
-    }
-    let vm_tool =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/tools/batadv-vm/batadv-vm.sh");
-    if !vm_tool.exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI needs {}",
-            vm_tool.display()
-        );
-        println!("skipping: {} not found", vm_tool.display());
-        return;
-    }
-    let k = Netns::new("k").unwrap();
-    let vm = format!("kref{}", std::process::id() % 100_000);
-    let vm_mac = "02:ba:7a:00:00:51";
-    let sh = |args: &[&str]| {
-        std::process::Command::new("bash")
-            .arg(&vm_tool)
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    struct Vm<'a>(&'a dyn Fn(&[&str]) -> std::process::Output, String);
-    impl Drop for Vm<'_> {
-        fn drop(&mut self) {
-            (self.0)(&["stop", &self.1]);
-        }
-    }
-    let start = sh(&["start", &vm, &k.name, vm_mac]);
-    let _guard = Vm(&sh, vm.clone());
-    assert!(
-        start.status.success(),
-        "VM start: {}",
-        String::from_utf8_lossy(&start.stderr)
-    );
-    let ready = sh(&["wait", &vm, "180"]);
-    assert!(
-        ready.status.success(),
-        "VM not ready: {}",
-        String::from_utf8_lossy(&ready.stdout)
-    );
-    // The READY line names the guest's bat0 MAC and IPv4 address.
-    let console = String::from_utf8_lossy(&sh(&["log", &vm]).stdout).to_string();
-    let ready_line = console
-        .lines()
-        .find(|l| l.contains("READY"))
-        .expect("READY line")
-        .to_string();
-    let field = |k: &str| {
-        ready_line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix(k))
-            .unwrap_or_else(|| panic!("no {k} in {ready_line}"))
-            .to_string()
-    };
-    let (vm_bat0, vm_ip4) = (field("bat0="), field("ip4="));
-    let vm_ip = vm_ip4.split('/').next().unwrap().to_string();
-    let log = log_path("k");
-    let p = spawn_meshd(&k, &["daemon", "-i", &vm, "-t", "bat0"], &log);
-    let up = wait_for(Duration::from_secs(5), || {
-        k.ip(&["link", "show", "bat0"]).is_ok()
-    });
-    assert!(up.is_some(), "no bat0:\n{}", read(&log));
-    k.ip(&["addr", "add", "192.168.77.200/24", "dev", "bat0"])
-        .unwrap();
-    let ours = wait_for(Duration::from_secs(30), || {
-        read(&log).contains(&format!("route to {vm_mac}"))
-    });
-    assert!(
-        ours.is_some(),
-        "meshd never routed to the kernel node:\n{}",
-        read(&log)
-    );
-    let mut kernel_table = String::new();
-    let theirs = wait_for(Duration::from_secs(60), || {
-        let o = sh(&["exec", &vm, "batctl", "o", "-H"]);
-        kernel_table = String::from_utf8_lossy(&o.stdout).to_string();
-        kernel_table
-            .lines()
-            .any(|l| l.trim_start().starts_with('*'))
-    });
-    assert!(
-        theirs.is_some(),
-        "kernel never selected a route to meshd:\n{kernel_table}"
-    );
-    // Pings over bat0 (the kernel needs our translation table to answer).
-    let ping = || {
-        k.cmd("ping")
-            .args(["-c", "1", "-W", "1", &vm_ip])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    };
-    let pinged = wait_for(Duration::from_secs(90), ping);
-    let tg = String::from_utf8_lossy(&sh(&["exec", &vm, "batctl", "tg", "-H"]).stdout).to_string();
-    assert!(
-        pinged.is_some(),
-        "no ping meshd -> kernel over bat0; kernel tg:\n{tg}\n{}",
-        read(&log)
-    );
-    let back = sh(&["exec", &vm, "ping", "-c", "1", "-W", "2", "192.168.77.200"]);
-    assert!(
-        back.status.success(),
-        "no ping kernel -> meshd: {}",
-        String::from_utf8_lossy(&back.stdout)
-    );
-    // Both translation tables name the other side's bat0.
-    let our_mac = String::from_utf8_lossy(&k.ip(&["-br", "link", "show", "bat0"]).unwrap().stdout)
-        .split_whitespace()
-        .nth(2)
-        .unwrap_or("")
-        .to_string();
-    assert!(
-        tg.contains(&our_mac),
-        "kernel tg lacks our bat0 {our_mac}:\n{tg}"
-    );
-    p.signal(10).unwrap();
-    let ours_tg = wait_for(Duration::from_secs(2), || read(&log).contains(&vm_bat0));
-    assert!(
-        ours_tg.is_some(),
-        "our tg lacks the kernel's bat0 {vm_bat0}:\n{}",
-        read(&log)
-    );
-    let _ = std::fs::remove_file(&log);
 }
 
 /// A line of three daemons, each with a `bat0` soft interface carrying an

@@ -10,8 +10,7 @@ pub struct LinkInfo {
     pub ifindex: i32,
     pub mac: Mac,
     pub mtu: u16,
-    /// `operstate` is up (or unknown, as for some virtual devices) and the
-    /// carrier is present.
+    /// Administratively up and the carrier present (see [`carrier`]).
     pub carrier: bool,
     /// A wireless device (has `/sys/class/net/NAME/wireless` or `phy80211`).
     pub wireless: bool,
@@ -46,8 +45,6 @@ pub fn link_info(name: &str) -> io::Result<LinkInfo> {
     let mac: Mac = addr.parse().map_err(|_| bad(name, "address", &addr))?;
     let mtu = read(name, "mtu")?;
     let mtu: u32 = mtu.parse().map_err(|_| bad(name, "mtu", &mtu))?;
-    let oper = read(name, "operstate").unwrap_or_default();
-    let carrier = read(name, "carrier").map(|c| c == "1").unwrap_or(false);
     let base = format!("/sys/class/net/{name}");
     let wireless = std::path::Path::new(&format!("{base}/wireless")).exists()
         || std::path::Path::new(&format!("{base}/phy80211")).exists();
@@ -56,9 +53,23 @@ pub fn link_info(name: &str) -> io::Result<LinkInfo> {
         ifindex,
         mac,
         mtu: mtu.min(u16::MAX as u32) as u16,
-        carrier: carrier && (oper == "up" || oper == "unknown"),
+        carrier: carrier(name),
         wireless,
     })
+}
+
+/// Is `name` administratively up with its carrier present? Read from
+/// `flags` (IFF_UP) and `carrier`, which the kernel updates the moment the
+/// driver reports a change; netlink events and `operstate` go through
+/// linkwatch, which may hold a change back for up to a second. A missing
+/// or down interface reads as false.
+pub fn carrier(name: &str) -> bool {
+    const IFF_UP: u32 = 0x1;
+    let up = read(name, "flags")
+        .ok()
+        .and_then(|f| u32::from_str_radix(f.trim_start_matches("0x"), 16).ok())
+        .is_some_and(|f| f & IFF_UP != 0);
+    up && read(name, "carrier").is_ok_and(|c| c == "1")
 }
 
 #[cfg(test)]
@@ -72,5 +83,6 @@ mod tests {
         assert!(lo.ifindex > 0);
         assert!(link_info("../etc").is_err());
         assert!(link_info("nosuchif0").is_err());
+        assert!(!carrier("nosuchif0"));
     }
 }
