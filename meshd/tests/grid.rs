@@ -20,17 +20,9 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-const MESHD: &str = env!("CARGO_BIN_EXE_meshd");
+mod common;
 
-/// Start meshd in `ns` with its own control socket (namespaces share the
-/// filesystem, so the default /run/meshd.sock would collide).
-fn spawn_meshd(ns: &Netns, args: &[&str], log: &std::path::Path) -> hwtest::netns::Proc {
-    let sock = std::env::temp_dir().join(format!("{}.sock", ns.name));
-    let mut all: Vec<&str> = args.to_vec();
-    let sock = sock.to_str().expect("utf-8 path").to_string();
-    all.extend(["-s", sock.as_str()]);
-    ns.spawn(MESHD, &all, log).expect("meshd starts")
-}
+use common::{mac_of, spawn_meshd, MESHD};
 
 fn name(r: usize, c: usize) -> String {
     format!("{r}{c}")
@@ -213,15 +205,6 @@ impl Drop for Grid {
         }
         let _ = std::fs::remove_file(Grid::middle_config());
     }
-}
-
-fn mac_of(ns: &Netns, iface: &str) -> String {
-    let out = ns.ip(&["-br", "link", "show", iface]).unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .nth(2)
-        .unwrap()
-        .to_string()
 }
 
 fn nft(ns: &Netns, script: &str) {

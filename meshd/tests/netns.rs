@@ -10,25 +10,9 @@ use hwtest::netns::{require_root, veth, wait_for, Netns};
 use std::path::PathBuf;
 use std::time::Duration;
 
-const MESHD: &str = env!("CARGO_BIN_EXE_meshd");
+mod common;
 
-/// Start meshd in `ns` with its own control socket (namespaces share the
-/// filesystem, so the default /run/meshd.sock would collide).
-fn spawn_meshd(ns: &Netns, args: &[&str], log: &std::path::Path) -> hwtest::netns::Proc {
-    let sock = std::env::temp_dir().join(format!("{}.sock", ns.name));
-    let mut all: Vec<&str> = args.to_vec();
-    let sock = sock.to_str().expect("utf-8 path").to_string();
-    all.extend(["-s", sock.as_str()]);
-    ns.spawn(MESHD, &all, log).expect("meshd starts")
-}
-
-fn log_path(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("meshd-test-{}-{name}.log", std::process::id()))
-}
-
-fn read(p: &PathBuf) -> String {
-    std::fs::read_to_string(p).unwrap_or_default()
-}
+use common::{log_path, read, spawn_meshd, MESHD};
 
 /// Two daemons on one veth find each other and route within a few OGM
 /// intervals, and SIGUSR1 prints the originator table.
