@@ -49,6 +49,10 @@ pub const MAX_AGGREGATION_DELAY: Duration = Duration::from_millis(100);
 /// Route choice waits this long after the first copy of a new seqno before
 /// counting a neighbour that has not delivered it as having missed it.
 pub const ROUTE_GRACE: Duration = Duration::from_millis(150);
+/// A route moves to another next hop only if that one scores more than
+/// this much higher (TQ units of 255): equal-cost paths do not swap on
+/// every missed OGM, which would reorder packets for nothing.
+pub const ROUTE_HYSTERESIS: u8 = 8;
 /// An originator that carried unicast traffic within this is never evicted.
 pub const TRAFFIC_PROTECTION: Duration = Duration::from_secs(60);
 /// Distinct seqnos an originator must show before it leaves probation.

@@ -10,7 +10,9 @@ use std::collections::VecDeque;
 use rand_core::RngCore;
 
 use crate::api::*;
-use crate::config::{Config, ConfigError, PROBATION_SEQNOS, PURGE_PERIOD, TRAFFIC_PROTECTION};
+use crate::config::{
+    Config, ConfigError, PROBATION_SEQNOS, PURGE_PERIOD, ROUTE_HYSTERESIS, TRAFFIC_PROTECTION,
+};
 use crate::iface::Iface;
 use crate::neigh::Link;
 use crate::orig::{Orig, Via};
@@ -522,13 +524,18 @@ impl<R: RngCore> Node<R> {
     }
 
     /// Choose the next hop for `oid` among feasible, usable vias with a
-    /// non-zero score; the current one stays unless another scores higher.
+    /// non-zero score; the current one stays unless another scores more
+    /// than `ROUTE_HYSTERESIS` higher (or higher at all, if the current one
+    /// missed the latest round).
     pub(crate) fn select_route(&mut self, oid: usize) {
         let now = self.now;
         let grace = self.config.route_grace;
         let Some(o) = self.origs.get(oid) else { return };
         let mut cur: Option<(u32, u8)> = None;
         let mut best: Option<(u32, u8)> = None;
+        // Hysteresis keeps a next hop that is keeping up; one that missed
+        // the round just closed gives way to any better one.
+        let mut margin = ROUTE_HYSTERESIS;
         for v in o.vias.iter() {
             if !self.link_usable(v.link) || !o.feasible(v) {
                 continue;
@@ -539,13 +546,18 @@ impl<R: RngCore> Node<R> {
             }
             if Some(v.link) == o.router {
                 cur = Some((v.link, s));
+                if o.missed_round(v, now, grace) {
+                    margin = 0;
+                }
             }
             if best.is_none_or(|(_, b)| s > b) {
                 best = Some((v.link, s));
             }
         }
         let new = match (cur, best) {
-            (Some((c, cs)), Some((b, bs))) => Some(if bs > cs { b } else { c }),
+            (Some((c, cs)), Some((b, bs))) => {
+                Some(if bs > cs.saturating_add(margin) { b } else { c })
+            }
             (None, b) => b.map(|(l, _)| l),
             (Some((c, _)), None) => Some(c),
         };
@@ -572,7 +584,10 @@ impl<R: RngCore> Node<R> {
             return self.select_route(oid);
         }
         let Some(v) = o.via(link) else { return };
-        if o.score(v, now, grace) > rs && o.feasible(v) && self.link_usable(link) {
+        if o.score(v, now, grace) > rs.saturating_add(ROUTE_HYSTERESIS)
+            && o.feasible(v)
+            && self.link_usable(link)
+        {
             self.set_router(oid, Some(link));
         }
     }

@@ -266,6 +266,12 @@ impl Orig {
 
     /// The newest seqno that counts for scores at `now`, for a via that may
     /// not have delivered the current one yet.
+    /// Did `via` miss the newest seqno although its round is over?
+    pub fn missed_round(&self, via: &Via, now: Instant, grace: core::time::Duration) -> bool {
+        self.last_real_seqno
+            .is_some_and(|cur| !via.delivered(cur) && now >= self.round_start + grace)
+    }
+
     pub fn score_end(&self, via: &Via, now: Instant, grace: core::time::Duration) -> Option<u32> {
         let cur = self.last_real_seqno?;
         if via.delivered(cur) || now >= self.round_start + grace {
