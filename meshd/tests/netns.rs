@@ -53,6 +53,23 @@ fn missing_interface_is_a_clear_error() {
     );
 }
 
+/// Without root (or CAP_NET_RAW) meshd says what it needs and exits
+/// non-zero; run as `nobody` through setpriv.
+#[test]
+fn without_privileges_it_says_so() {
+    if !require_root("without_privileges_it_says_so") {
+        return;
+    }
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", MESHD])
+        .args(["daemon", "-i", "lo", "-s", "/tmp/meshd-nobody.sock"])
+        .output()
+        .expect("setpriv runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs root or CAP_NET_RAW"), "{err}");
+}
+
 /// A line of three daemons, each with a `bat0` soft interface carrying an
 /// IPv4 and an IPv6 address; the ends ping each other across the middle
 /// (translation tables make the replies unicast).
