@@ -4,7 +4,8 @@
 //! 50 ms: by carrier loss (pings resume within 1 s; measured: no ping
 //! lost), silently with nftables (within 5 s); 30% random loss on every
 //! link (still converges, pings get through); kill -9 of the middle node
-//! and a restart from its config file (it rejoins with all of its config).
+//! and a restart from its config file (it rejoins with all of its config);
+//! LAN clients bridged behind opposite corners reach each other.
 //!
 //! ```text
 //!   n00 -- n01 -- n02      each "--" is a veth pair (MTU 1532); the end in
@@ -410,5 +411,76 @@ fn grid_3x3_middle_node_killed_and_restarted_rejoins() {
     );
     println!(
         "converged {conv:?}; after kill -9 and restart, pings through n11 after {back:?}, all routes and its gateway {full:?} later"
+    );
+}
+
+/// A LAN client namespace bridged with n00's bat0 reaches one bridged with
+/// n22's, three hops across the grid (IPv4 and IPv6): the corners learn
+/// the clients' MACs from their bridges, announce them in their
+/// translation tables, and the frames go as batman unicast.
+///
+/// ```text
+///   [c0] lan ==veth== cl -br0- bat0 [n00] ... [n22] bat0 -br0- cl ==veth== lan [c2]
+/// ```
+#[test]
+fn grid_3x3_lan_clients_behind_opposite_corners_meet() {
+    if !require_root("grid_3x3_lan_clients_behind_opposite_corners_meet") {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let g = Grid::start(0);
+    let clients: Vec<Netns> = ["c0", "c2"]
+        .iter()
+        .map(|n| Netns::new(n).unwrap())
+        .collect();
+    for (corner, client, k) in [("00", &clients[0], 101), ("22", &clients[1], 102)] {
+        let n = &g.ns[corner];
+        hwtest::netns::veth(client, "lan", n, "cl", 1500).unwrap();
+        n.ip(&["link", "add", "br0", "type", "bridge"]).unwrap();
+        n.ip(&["link", "set", "bat0", "master", "br0"]).unwrap();
+        n.ip(&["link", "set", "cl", "master", "br0"]).unwrap();
+        n.ip(&["link", "set", "br0", "up"]).unwrap();
+        let v4 = format!("10.96.0.{k}/24");
+        let v6 = format!("fd96::{k}/64");
+        client.ip(&["addr", "add", &v4, "dev", "lan"]).unwrap();
+        client
+            .ip(&["addr", "add", &v6, "dev", "lan", "nodad"])
+            .unwrap();
+    }
+    let ping = |to: &str| {
+        clients[0]
+            .cmd("ping")
+            .args(["-c", "1", "-W", "1", to])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    let v4 = wait_for(Duration::from_secs(30), || ping("10.96.0.102"));
+    assert!(v4.is_some(), "the LAN clients never met over IPv4");
+    let v6 = wait_for(Duration::from_secs(15), || ping("fd96::102"));
+    assert!(v6.is_some(), "the LAN clients never met over IPv6");
+    // n00 has the far client in its global table, behind n22.
+    let far = mac_of(&clients[1], "lan");
+    let sock = std::env::temp_dir().join(format!("{}.sock", g.ns["00"].name));
+    let tg = || {
+        let o = g.ns["00"]
+            .cmd(MESHD)
+            .args(["ctl", "-s", sock.to_str().unwrap(), "tg"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    let n22 = mac_of(&g.ns["22"], &g.ifaces["22"][0]);
+    let known = wait_for(Duration::from_secs(20), || {
+        tg().lines().any(|l| l.contains(&far) && l.contains(&n22))
+    });
+    assert!(
+        known.is_some(),
+        "n00's global table lacks {far} behind {n22}:\n{}",
+        tg()
+    );
+    println!(
+        "LAN clients across the grid: IPv4 after {v4:?}, IPv6 {v6:?} later, in n00's tg {known:?} later:\n{}",
+        tg()
     );
 }
