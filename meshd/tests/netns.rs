@@ -233,8 +233,12 @@ fn meshctl_reads_the_running_daemon() {
     let sock = std::env::temp_dir().join(format!("meshd-ctl-{}.sock", std::process::id()));
     let sock_s = sock.to_str().unwrap().to_string();
     let (la, lb) = (log_path("qa"), log_path("qb"));
-    let pa = a
-        .spawn(MESHD, &["daemon", "-i", "m0", "-s", &sock_s], &la)
+    let mut pa = a
+        .spawn(
+            MESHD,
+            &["daemon", "-i", "m0", "-t", "bat0", "-s", &sock_s],
+            &la,
+        )
         .unwrap();
     let sock_b = format!("{sock_s}.b");
     let _pb = b
@@ -298,11 +302,16 @@ fn meshctl_reads_the_running_daemon() {
     assert!(!lost.status.success(), "ping to nobody succeeded");
     let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
+    // SIGTERM: a clean exit that takes the socket and the TAP with it.
+    assert!(a.ip(&["link", "show", "bat0"]).is_ok());
     pa.signal(15).unwrap();
-    assert!(
-        wait_for(Duration::from_secs(3), || !sock.exists()).is_some(),
-        "socket left behind"
-    );
+    let exited = wait_for(Duration::from_secs(3), || {
+        matches!(pa.child.try_wait(), Ok(Some(_)))
+    });
+    assert!(exited.is_some(), "meshd did not exit on SIGTERM");
+    assert!(pa.child.wait().unwrap().success(), "{}", read(&la));
+    assert!(!sock.exists(), "socket left behind");
+    assert!(a.ip(&["link", "show", "bat0"]).is_err(), "bat0 left behind");
     let _ = std::fs::remove_file(&la);
     let _ = std::fs::remove_file(&lb);
     let _ = std::fs::remove_file(&sock_b);
