@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use hwtest::bench::netns;
 use hwtest::bench::sim::{self, Options};
 
 const USAGE: &str = "\
@@ -15,17 +16,22 @@ COMMANDS:
                   carrier loss while pings flow; prints what happens
     bench sim     Convergence, reroute, overhead and memory of the batman
                   core in the simulator (see `hwtest bench --help`)
+    bench netns   meshd, babeld and batmand on a 3x3 grid of network
+                  namespaces, side by side (root; `hwtest bench --help`)
     help          Print this help
 
 Scenario tests: cargo test -p hwtest   (or --release)
-Later layers (netns, qemu, hw) are not built yet.
+Later layers (qemu, hw) are not built yet.
 ";
 
 const BENCH_USAGE: &str = "\
-hwtest bench sim: the batman core in the simulator
+hwtest bench: the performance tables
 
 USAGE:
     cargo run --release -p hwtest -- bench sim [OPTIONS]
+    cargo run --release -p hwtest -- bench netns [OPTIONS]    (as root)
+
+bench sim: the batman core in the simulator.
 
 Runs a 3x3 grid, a 10x10 grid and a 250-node random geometric radio mesh
 (mean degree ~10) for --secs simulated seconds each and reports convergence
@@ -42,6 +48,32 @@ OPTIONS:
     --no-rgg           skip the 250-node mesh
     --json             print JSON instead of tables
     -h, --help         print this help
+
+bench netns: real daemons on a 3x3 grid of network namespaces (the grid
+of docs/anchors.md), meshd next to babeld and batmand in one run, runs
+interleaved. Per daemon and run: convergence (all daemons start -> first
+reply of n00 pinging n22 every 100 ms); the ping gap (pings every 50 ms)
+after the 2nd link of the n00 -> n22 path is set down, and after it is cut
+silently (nftables ingress drop, carrier up; a fresh grid); the L2 bytes
+and packets the middle node sends on its 4 links over --overhead-secs
+after --settle-secs; each daemon's VmRSS; meshd only: iperf3 TCP n00 ->
+n02 over bat0 next to kernel IPv4 forwarding over the same veths. Table
+on stdout (min / median / max, ratios against babeld and batmand),
+progress on stderr. Needs root; installs babeld, batmand, iperf3 with
+apt-get if missing; meshd is taken from next to this executable (cargo
+build --release -p meshd). About 6 minutes per run of all three.
+
+OPTIONS (netns):
+    --runs <N>             runs per daemon [default: 3]
+    --daemons <LIST>       subset of meshd,babeld,batmand [default: all]
+    --settle-secs <S>      wait after convergence [default: 20]
+    --overhead-secs <S>    control traffic window [default: 30]
+    --iperf-secs <S>       iperf3 duration [default: 10]
+    --timeout <S>          limit for convergence and for pings to come
+                           back after a cut [default: 120]
+    --meshd <PATH>         the meshd binary to run
+    --keep                 keep logs and ping output (kept anyway on errors)
+    --json                 print JSON (with all samples) instead of tables
 ";
 
 fn parse_bench(args: &[String]) -> Result<Options, String> {
@@ -102,6 +134,9 @@ fn main() -> ExitCode {
                 print!("{BENCH_USAGE}");
                 return ExitCode::SUCCESS;
             }
+            if rest[0] == "netns" {
+                return bench_netns(&rest[1..]);
+            }
             if rest[0] != "sim" {
                 eprintln!("hwtest bench: unknown bench {:?}\n\n{BENCH_USAGE}", rest[0]);
                 return ExitCode::from(2);
@@ -125,6 +160,35 @@ fn main() -> ExitCode {
         Some(other) => {
             eprintln!("hwtest: unknown command {other:?}\n\n{USAGE}");
             ExitCode::from(2)
+        }
+    }
+}
+
+fn bench_netns(args: &[String]) -> ExitCode {
+    let o = match netns::Options::parse(args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("hwtest bench netns: {e}\n\n{BENCH_USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match netns::run(&o) {
+        Ok(r) => {
+            if o.json {
+                print!("{}", r.json());
+            } else {
+                print!("{}", r.text());
+            }
+            let failed = r.results.iter().any(|(_, s)| !s.errors.is_empty());
+            if failed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("hwtest bench netns: {e}");
+            ExitCode::from(1)
         }
     }
 }

@@ -2,7 +2,10 @@
 //!
 //! - [`sim`]: convergence, reroute gaps, control overhead and memory of the
 //!   batman core in the simulator (`hwtest bench sim`).
+//! - [`netns`]: meshd, babeld and batmand on a 3x3 grid of network
+//!   namespaces, measured in the same run (`hwtest bench netns`, root).
 //! - [`table`]: summary statistics and plain-text / JSON output.
 
+pub mod netns;
 pub mod sim;
 pub mod table;
