@@ -246,23 +246,15 @@ async fn main_loop(opts: Options) -> io::Result<()> {
         tokio::select! {
             _ = tokio::time::sleep(wake) => d.node.handle_timeout(clock()),
             Some((k, frame)) = rx.recv() => {
-                if k == FROM_NETLINK {
-                    for ev in netlink::parse(&frame) {
-                        d.ifaces.on_link_event(ev, &mut d.node, clock(), d.cfg.log);
-                    }
-                } else if k == FROM_TAP {
-                    // Unicast to the originator that announced the
-                    // destination, else flooded (the core decides).
-                    if let Err(e) = d.node.send_frame(clock(), &frame) {
-                        if d.cfg.log >= LogLevel::Debug {
-                            eprintln!("meshd: soft interface frame not sent: {e}");
-                        }
-                    }
-                } else if frame.len() >= 14 {
-                    if let Some(h) = d.ifaces.by_key(k) {
-                        let dst = Mac::from_bytes(&frame[0..6]);
-                        let src = Mac::from_bytes(&frame[6..12]);
-                        d.node.handle_frame(clock(), h.id, src, dst, &frame[14..]);
+                // Under load, take what else is waiting before going back
+                // to the select (timers, sleep, flush once per batch):
+                // per-frame overhead is what limits the data path.
+                d.on_input(k, &frame, clock());
+                for n in 1..RX_BATCH {
+                    let Ok((k, frame)) = rx.try_recv() else { break };
+                    d.on_input(k, &frame, clock());
+                    if n % FLUSH_EVERY == 0 {
+                        d.flush();
                     }
                 }
             }
@@ -349,7 +341,38 @@ fn error_json(e: &str) -> String {
     format!("{{\"ok\":false,\"error\":{}}}", crate::ctl::js(e))
 }
 
+/// Frames taken from the channel per wakeup, at most.
+const RX_BATCH: usize = 256;
+/// Within a batch, send what the core queued every this many frames (the
+/// core's transmit queue is bounded).
+const FLUSH_EVERY: usize = 32;
+
 impl Daemon {
+    /// One datagram from a reader task: a netlink message, a frame from
+    /// the soft interface, or a frame from a mesh interface.
+    fn on_input(&mut self, key: usize, frame: &[u8], now: Instant) {
+        if key == FROM_NETLINK {
+            for ev in netlink::parse(frame) {
+                self.ifaces
+                    .on_link_event(ev, &mut self.node, now, self.cfg.log);
+            }
+        } else if key == FROM_TAP {
+            // Unicast to the originator that announced the destination,
+            // else flooded (the core decides).
+            if let Err(e) = self.node.send_frame(now, frame) {
+                if self.cfg.log >= LogLevel::Debug {
+                    eprintln!("meshd: soft interface frame not sent: {e}");
+                }
+            }
+        } else if frame.len() >= 14 {
+            if let Some(h) = self.ifaces.by_key(key) {
+                let dst = Mac::from_bytes(&frame[0..6]);
+                let src = Mac::from_bytes(&frame[6..12]);
+                self.node.handle_frame(now, h.id, src, dst, &frame[14..]);
+            }
+        }
+    }
+
     /// Answer a control request (batman ICMP answers come later, from
     /// `flush`, or as a timeout from `expire_pings`).
     fn control(&mut self, line: &str, reply: tokio::sync::oneshot::Sender<String>, now: Instant) {

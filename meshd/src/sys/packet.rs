@@ -22,6 +22,33 @@ fn sockaddr(ifindex: i32) -> libc::sockaddr_ll {
     sa
 }
 
+/// Receive buffer asked for: a burst of about 400 full frames (the
+/// kernel counts each at ~2.3 KiB) waits for the daemon instead of being
+/// dropped, which TCP across the mesh would pay for with retransmits.
+/// Kernel memory, used only while frames wait.
+pub const RCVBUF_BYTES: i32 = 1 << 20;
+
+/// SO_RCVBUFFORCE (root or CAP_NET_ADMIN may exceed rmem_max), else
+/// SO_RCVBUF (capped by rmem_max); a failure keeps the default.
+fn set_rcvbuf(fd: &OwnedFd, bytes: i32) {
+    for opt in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
+        // SAFETY: setsockopt(2) reads `size_of::<i32>()` bytes from a
+        // valid i32 that lives across the call.
+        let r = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                &bytes as *const i32 as *const libc::c_void,
+                std::mem::size_of::<i32>() as libc::socklen_t,
+            )
+        };
+        if r == 0 {
+            return;
+        }
+    }
+}
+
 impl PacketSocket {
     /// Open and bind. Needs CAP_NET_RAW.
     pub fn open(ifindex: i32) -> io::Result<Self> {
@@ -53,6 +80,7 @@ impl PacketSocket {
         if r < 0 {
             return Err(io::Error::last_os_error());
         }
+        set_rcvbuf(&fd, RCVBUF_BYTES);
         Ok(PacketSocket { fd, ifindex })
     }
 
