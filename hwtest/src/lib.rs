@@ -5,13 +5,17 @@
 //! carrier-down cuts, loss, forged-originator floods) one step closer to the
 //! routers people flash:
 //!
-//! - [`sim`] (today): many `batman::Node` cores in one process, one virtual
+//! - [`sim`]: many `batman::Node` cores in one process, one virtual
 //!   clock, lossy point-to-point and radio links, everything drawn from one
 //!   seed, so a failure reproduces exactly. It checks routes for loops after
 //!   every input and measures reroute gaps with pings as the anchors do.
-//! - [`bench`] (today): the performance tables (convergence, reroute gaps,
-//!   control bytes, memory per originator), printed by `hwtest bench sim`.
-//! - `netns` (later): real meshd processes in network namespaces joined by
+//! - [`bench`]: the performance tables, printed by `hwtest bench sim`
+//!   (the simulator: convergence, reroute gaps, control bytes, memory per
+//!   originator) and `hwtest bench netns` (real meshd next to babeld and
+//!   batmand on a 3x3 grid of namespaces, plus iperf3 over bat0).
+//! - [`netns`]: namespace, veth and process guards (cleaned up on drop, and
+//!   stale ones of dead test processes swept), used by meshd's tests in
+//!   `meshd/tests/` and by `bench netns`: real meshd processes joined by
 //!   veth pairs, nftables for loss and silent cuts.
 //! - `qemu` (later): the cross-built binaries under qemu-user in the same
 //!   namespaces.
