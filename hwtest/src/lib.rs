@@ -9,7 +9,7 @@
 //!   clock, lossy point-to-point and radio links, everything drawn from one
 //!   seed, so a failure reproduces exactly. It checks routes for loops after
 //!   every input and measures reroute gaps with pings as the anchors do.
-//! - [`bench`]: the performance tables, printed by `hwtest bench sim`
+//! - [`bench`](mod@bench): the performance tables, printed by `hwtest bench sim`
 //!   (the simulator: convergence, reroute gaps, control bytes, memory per
 //!   originator) and `hwtest bench netns` (real meshd next to babeld and
 //!   batmand on a 3x3 grid of namespaces, plus iperf3 over bat0).

@@ -1,6 +1,6 @@
 //! Topology descriptions: which nodes exist, their interfaces and MACs, and
 //! the links between interfaces. Pure data, built before any core exists;
-//! [`Sim::new`](super::Sim::new) turns one into running nodes.
+//! [`Sim::batman`](super::Sim::batman) turns one into running nodes.
 //!
 //! MACs are deterministic: interface `i` of node `n` is
 //! `02:00:00:<n hi>:<n lo>:<i>` (locally administered, unicast), so a MAC in
