@@ -291,6 +291,9 @@ fn soft_mac(orig: Mac) -> Mac {
     Mac([(b[0] & 0xfc) | 0x02, b[1], b[2], b[3], b[4], b[5]])
 }
 
+/// Longest control request line accepted, in bytes.
+const MAX_REQUEST: usize = 4096;
+
 /// A control request line and where its answer goes.
 type CtlReq = (String, tokio::sync::oneshot::Sender<String>);
 
@@ -307,7 +310,7 @@ fn serve_control(path: &std::path::Path) -> io::Result<mpsc::Receiver<CtlReq>> {
         l.map_err(|e| io::Error::new(e.kind(), format!("control socket {}: {e}", path.display())))?
     };
     tokio::task::spawn_local(async move {
-        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
@@ -316,8 +319,10 @@ fn serve_control(path: &std::path::Path) -> io::Result<mpsc::Receiver<CtlReq>> {
             tokio::task::spawn_local(async move {
                 let (r, mut w) = stream.into_split();
                 let mut line = String::new();
-                let mut reader = BufReader::new(r);
-                if reader.read_line(&mut line).await.is_err() || line.len() > 4096 {
+                // One request line of at most MAX_REQUEST bytes: a longer
+                // one is cut off there and refused.
+                let mut reader = BufReader::new(r.take(MAX_REQUEST as u64 + 1));
+                if reader.read_line(&mut line).await.is_err() || line.len() > MAX_REQUEST {
                     return;
                 }
                 let answer = match crate::ctl::request_cmd(&line) {
