@@ -11,43 +11,44 @@ use batman::wire::tvlv_data::GwData;
 /// Default location of the config file.
 pub const DEFAULT_PATH: &str = "/etc/meshd/meshd.toml";
 
-/// The file as written.
+/// The file as written (TOML, or UCI mapped onto the same fields by
+/// `uci.rs`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct File {
-    mesh: MeshSection,
+pub(crate) struct File {
+    pub mesh: MeshSection,
     #[serde(default)]
-    batman: BatmanSection,
+    pub batman: BatmanSection,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct MeshSection {
-    interfaces: Vec<String>,
+pub(crate) struct MeshSection {
+    pub interfaces: Vec<String>,
     #[serde(default = "default_soft")]
-    soft_interface: String,
+    pub soft_interface: String,
     #[serde(default = "default_log")]
-    log: String,
+    pub log: String,
     /// Announce an uplink: `"10mbit/2mbit"` as batctl's `gw_mode server`.
-    gateway: Option<String>,
+    pub gateway: Option<String>,
 }
 
-fn default_soft() -> String {
+pub(crate) fn default_soft() -> String {
     "bat0".into()
 }
 
-fn default_log() -> String {
+pub(crate) fn default_log() -> String {
     "info".into()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct BatmanSection {
-    orig_interval_ms: Option<u64>,
-    hop_penalty: Option<u8>,
-    aggregation: Option<bool>,
-    max_originators: Option<usize>,
-    max_neighbours: Option<usize>,
+pub(crate) struct BatmanSection {
+    pub orig_interval_ms: Option<u64>,
+    pub hop_penalty: Option<u8>,
+    pub aggregation: Option<bool>,
+    pub max_originators: Option<usize>,
+    pub max_neighbours: Option<usize>,
 }
 
 /// A validated configuration.
@@ -104,10 +105,20 @@ fn valid_ifname(n: &str) -> bool {
     !n.is_empty() && n.len() < 16 && !n.contains(['/', ' ', '\t', '\0']) && n != "." && n != ".."
 }
 
-/// Parse and validate config text; errors name `origin` and, for syntax
-/// and type errors, the line and column.
+/// Parse and validate config text, TOML or (when its first statement is a
+/// `config` line) OpenWrt's UCI; errors name `origin` and, for syntax and
+/// type errors, the line.
 pub fn parse(text: &str, origin: &str) -> Result<Config, String> {
-    let f: File = toml::from_str(text).map_err(|e| {
+    let f = if crate::uci::looks_like_uci(text) {
+        crate::uci::parse(text, origin)?
+    } else {
+        parse_toml(text, origin)?
+    };
+    validate(f, origin)
+}
+
+fn parse_toml(text: &str, origin: &str) -> Result<File, String> {
+    toml::from_str(text).map_err(|e| {
         let at = e
             .span()
             .map(|s| {
@@ -116,7 +127,11 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, String> {
             })
             .unwrap_or_default();
         format!("{origin}:{at} {}", e.message().trim())
-    })?;
+    })
+}
+
+/// Check a parsed file's values and build the configuration.
+fn validate(f: File, origin: &str) -> Result<Config, String> {
     let m = f.mesh;
     if m.interfaces.is_empty() {
         return Err(format!(

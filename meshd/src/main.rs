@@ -17,6 +17,7 @@ mod ifaces;
 #[allow(unsafe_code)]
 mod sys;
 mod td;
+mod uci;
 
 use std::process::ExitCode;
 
@@ -25,7 +26,8 @@ meshd - community mesh router daemon (batman-adv compatible)
 
 usage:
   meshd daemon [--config FILE] [--log warn|info|debug] [-s SOCKET]
-                       run as /etc/meshd/meshd.toml (or FILE) says; SIGHUP
+                       run as /etc/meshd/meshd.toml (or FILE, TOML or UCI
+                       such as /etc/config/meshd) says; SIGHUP
                        re-reads it (a bad file is refused, the running
                        configuration kept)
   meshd daemon -i IF [-i IF ...] [-t bat0] [-g DOWN/UP] [--log LEVEL] [-s SOCKET]
@@ -47,6 +49,9 @@ usage:
                          tr MAC                      traceroute
                          td IF [-c N]                decode live frames on IF
                        -s sets the control socket (default /run/meshd.sock)
+  meshd check [--config FILE]
+                       validate a config file (TOML, or OpenWrt's UCI
+                       /etc/config/meshd) and say ok or what is wrong
   meshd decode <hex>   decode one batman-adv payload (bytes after the
                        Ethernet header, ethertype 0x4305) and print its fields
   meshd --version      print the version
@@ -88,6 +93,16 @@ fn main() -> ExitCode {
             Err(e) => {
                 eprintln!("meshd: {e}\n\n{USAGE}");
                 ExitCode::from(2)
+            }
+        },
+        Some("check") => match check(&args[1..]) {
+            Ok(msg) => {
+                println!("{msg}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(1)
             }
         },
         Some("decode") => match args.get(1).map(|h| parse_hex(h)) {
@@ -185,6 +200,17 @@ fn parse_daemon(args: &[String]) -> Result<daemon::Options, String> {
         path: None,
         socket,
     })
+}
+
+/// `meshd check [--config FILE]`: validate a config file (TOML or UCI)
+/// without running anything, as an init script does before a reload.
+fn check(args: &[String]) -> Result<String, String> {
+    let path = match args {
+        [] => std::path::PathBuf::from(config::DEFAULT_PATH),
+        [flag, f] if flag == "-c" || flag == "--config" => std::path::PathBuf::from(f),
+        _ => return Err(format!("usage: meshd check [--config FILE]\n\n{USAGE}")),
+    };
+    config::load(&path).map(|_| format!("{}: ok", path.display()))
 }
 
 fn parse_hex(s: &str) -> Result<Vec<u8>, String> {

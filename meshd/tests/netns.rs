@@ -517,3 +517,60 @@ fn bridged_lan_clients_meet_across_the_mesh_and_survive_a_middle_restart() {
         let _ = std::fs::remove_file(l);
     }
 }
+
+/// OpenWrt's UCI file is a config file too: `meshd check` validates it
+/// (file, line and cause for a bad one) and the daemon runs from it.
+#[test]
+fn uci_config_file_checks_and_runs() {
+    if !require_root("uci_config_file_checks_and_runs") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("meshd-uci-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("meshd");
+    std::fs::write(
+        &good,
+        "config meshd 'main'\n\toption enabled '1'\n\tlist interface 'm0'\n\toption soft_interface ''\n\toption gateway '5mbit'\n\nconfig wifi 'wifi'\n\toption mesh_id 'x'\n",
+    )
+    .unwrap();
+    let bad = dir.join("broken");
+    std::fs::write(
+        &bad,
+        "config meshd 'main'\n\tlist interface 'm0'\n\toption colour 'red'\n",
+    )
+    .unwrap();
+    let check = |p: &std::path::Path| {
+        std::process::Command::new(MESHD)
+            .args(["check", "--config", p.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let ok = check(&good);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).ends_with(": ok\n"));
+    let no = check(&bad);
+    assert_eq!(no.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&no.stderr);
+    assert!(
+        err.contains("broken: line 3: unknown option \"colour\""),
+        "{err}"
+    );
+
+    let a = Netns::new("ua").unwrap();
+    let b = Netns::new("ub").unwrap();
+    veth(&a, "m0", &b, "m0", 1500).unwrap();
+    let (la, lb) = (log_path("ua"), log_path("ub"));
+    let _pa = spawn_meshd(&a, &["daemon", "--config", good.to_str().unwrap()], &la);
+    let _pb = spawn_meshd(&b, &["daemon", "-i", "m0"], &lb);
+    let routed = wait_for(Duration::from_secs(10), || {
+        read(&la).contains("route to") && read(&lb).contains("route to")
+    });
+    assert!(routed.is_some(), "{}\n{}", read(&la), read(&lb));
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&la);
+    let _ = std::fs::remove_file(&lb);
+}
