@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use hwtest::bench::netns;
 use hwtest::bench::sim::{self, Options};
+use hwtest::bench::size;
 
 const USAGE: &str = "\
 hwtest: meshd's test harness
@@ -18,6 +19,8 @@ COMMANDS:
                   core in the simulator (see `hwtest bench --help`)
     bench netns   meshd, babeld and batmand on a 3x3 grid of network
                   namespaces, side by side (root; `hwtest bench --help`)
+    bench size    meshd's binary size per target, its crates' share of the
+                  code, RSS with 9 and 250 originators (RSS part as root)
     help          Print this help
 
 Scenario tests: cargo test -p hwtest   (or --release)
@@ -30,6 +33,7 @@ hwtest bench: the performance tables
 USAGE:
     cargo run --release -p hwtest -- bench sim [OPTIONS]
     cargo run --release -p hwtest -- bench netns [OPTIONS]    (as root)
+    cargo run --release -p hwtest -- bench size [OPTIONS]     (RSS part as root)
 
 bench sim: the batman core in the simulator.
 
@@ -73,6 +77,39 @@ OPTIONS (netns):
                            back after a cut [default: 120]
     --meshd <PATH>         the meshd binary to run
     --keep                 keep logs and ping output (kept anyway on errors)
+    --json                 print JSON (with all samples) instead of tables
+
+bench size: how big meshd is on flash and in RAM. Tables on stdout, each
+saying where its numbers come from, progress on stderr:
+ 1. stripped size of cross/out/<arch>/meshd for x86_64, aarch64, armv7,
+    mipsel, mips (cross/build makes them; x86_64 falls back to the native
+    release build, the others say \"not built\") with its ELF header;
+    budget: mipsel <= 1.5 MiB;
+ 2. cargo bloat --release -p meshd --crates -n 15 on the x86_64 release
+    build with symbols kept (own target dir; cargo-bloat is installed with
+    cargo install if missing; without it the table says so);
+ 3. (root) VmRSS of a real meshd in a network namespace while a flood of
+    valid OGMs (fake neighbours that echo meshd's OGMs and forward the
+    others', one TT client each; needs python3 for the raw socket) makes it
+    know 9 and 250 originators; budget: <= 4 MiB at 250; without root this
+    part says it needs root;
+ 4. the batman core's own heap (Node::memory_usage) under the same flood
+    in-process and in the simulator (3x3 grid, 250-node radio mesh).
+About 4 minutes with the defaults.
+
+OPTIONS (size):
+    --counts <LIST>        originator counts for the RSS runs [default: 9,250]
+    --neighbours <K>       fake one-hop neighbours in the flood [default: 4]
+    --runs <N>             fresh meshd runs per count [default: 3]
+    --settle-secs <S>      wait after all originators are known [default: 20]
+    --samples <N>          VmRSS samples, 1 s apart [default: 5]
+    --timeout <S>          limit for all originators to be known [default: 60]
+    --meshd <PATH>         the meshd for the RSS part [default:
+                           cross/out/x86_64/meshd, else the release build]
+    --root <DIR>           the workspace [default: the one hwtest was built in]
+    --bloat-target-dir <D> cargo-bloat's target dir [default:
+                           $CARGO_TARGET_DIR or target, plus /size-bloat]
+    --no-bloat, --no-rss, --no-sim   skip part 2, 3 or 4
     --json                 print JSON (with all samples) instead of tables
 ";
 
@@ -137,6 +174,9 @@ fn main() -> ExitCode {
             if rest[0] == "netns" {
                 return bench_netns(&rest[1..]);
             }
+            if rest[0] == "size" {
+                return bench_size(&rest[1..]);
+            }
             if rest[0] != "sim" {
                 eprintln!("hwtest bench: unknown bench {:?}\n\n{BENCH_USAGE}", rest[0]);
                 return ExitCode::from(2);
@@ -190,6 +230,31 @@ fn bench_netns(args: &[String]) -> ExitCode {
             eprintln!("hwtest bench netns: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+fn bench_size(args: &[String]) -> ExitCode {
+    let o = match size::Options::parse(args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("hwtest bench size: {e}\n\n{BENCH_USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let r = size::run(&o);
+    if o.json {
+        print!("{}", r.json());
+    } else {
+        print!("{}", r.text());
+    }
+    let failed = match &r.rss {
+        size::Rss::Rows { rows, .. } => rows.iter().any(|row| !row.errors.is_empty()),
+        size::Rss::NotRun(_) => false,
+    };
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

@@ -8,4 +8,5 @@
 
 pub mod netns;
 pub mod sim;
+pub mod size;
 pub mod table;
