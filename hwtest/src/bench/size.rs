@@ -189,7 +189,8 @@ pub struct RssRow {
     pub all_known: Vec<f64>,
     pub known: Vec<f64>,
     pub tt_global: Vec<f64>,
-    pub non_ogm: u64,
+    /// UNICAST_TVLV frames (TT requests) meshd sent, all runs.
+    pub tt_requests: u64,
     pub errors: Vec<String>,
 }
 
@@ -470,7 +471,7 @@ pub fn rss(o: &Options, root: &Path, t0: &Instant) -> Rss {
             all_known: Vec::new(),
             known: Vec::new(),
             tt_global: Vec::new(),
-            non_ogm: 0,
+            tt_requests: 0,
             errors: Vec::new(),
         })
         .collect();
@@ -502,7 +503,7 @@ pub fn rss(o: &Options, root: &Path, t0: &Instant) -> Rss {
                         .map_or(f64::NAN, |s| s.median);
                     say(format!(
                         "VmRSS {:?} KiB (median {med}), VmHWM {} KiB, RssAnon {} KiB, RssFile {} KiB; \
-                         meshctl o {} rows, tg {} rows; meshd sent {} frames ({} not OGMs)",
+                         meshctl o {} rows, tg {} rows; meshd sent {} frames ({} BCAST, {} UNICAST_TVLV)",
                         r.rss,
                         r.last.vm_hwm,
                         r.last.rss_anon,
@@ -510,7 +511,8 @@ pub fn rss(o: &Options, root: &Path, t0: &Instant) -> Rss {
                         r.known,
                         r.tt_global,
                         r.frames_from_node,
-                        r.non_ogm_frames
+                        r.bcast_frames,
+                        r.unicast_tvlv_frames
                     ));
                     row.rss.push(med);
                     let Status {
@@ -525,7 +527,7 @@ pub fn rss(o: &Options, root: &Path, t0: &Instant) -> Rss {
                     row.all_known.push(r.all_known.unwrap_or(f64::INFINITY));
                     row.known.push(r.known as f64);
                     row.tt_global.push(r.tt_global as f64);
-                    row.non_ogm += r.non_ogm_frames;
+                    row.tt_requests += r.unicast_tvlv_frames;
                     if r.known < row.originators {
                         row.errors.push(format!(
                             "run {run}: meshctl o listed {} of {}",
@@ -737,10 +739,10 @@ impl Report {
                     for e in &r.errors {
                         s.push_str(&format!("   {} originators: {e}\n", r.originators));
                     }
-                    if r.non_ogm > 0 {
+                    if r.tt_requests > 0 {
                         s.push_str(&format!(
-                            "   {} originators: meshd sent {} frames that are not OGMs (TT requests?)\n",
-                            r.originators, r.non_ogm
+                            "   {} originators: meshd sent {} UNICAST_TVLV frames (TT requests the flood does not answer)\n",
+                            r.originators, r.tt_requests
                         ));
                     }
                 }
@@ -749,7 +751,8 @@ impl Report {
 
         if !o.no_sim {
             s.push_str(
-                "\n4. batman core heap: Node::memory_usage() (table and queue capacities, not a process RSS; virtual clock)\n",
+                "\n4. batman core heap: Node::memory_usage() (table and queue capacities, not a process RSS; virtual clock;\n   \
+                 originator entries include other nodes' secondary interfaces)\n",
             );
             let mut t = Table::new(&[
                 "scenario",
@@ -871,7 +874,7 @@ impl Report {
                     .map(|r| format!(
                         "{{\"originators\":{},\"neighbours\":{},\"vm_rss_kib\":{},\"rss_anon_kib\":{},\
                          \"rss_file_kib\":{},\"vm_hwm_kib\":{},\"all_known_s\":{},\"meshctl_o\":{},\
-                         \"meshctl_tg\":{},\"non_ogm_frames\":{},\"within_budget\":{},\"errors\":[{}]}}",
+                         \"meshctl_tg\":{},\"tt_requests\":{},\"within_budget\":{},\"errors\":[{}]}}",
                         r.originators,
                         r.neighbours,
                         arr(&r.rss),
@@ -881,7 +884,7 @@ impl Report {
                         arr(&r.all_known),
                         arr(&r.known),
                         arr(&r.tt_global),
-                        r.non_ogm,
+                        r.tt_requests,
                         r.within_budget().map_or("null".into(), |x| x.to_string()),
                         r.errors.iter().map(|e| string(e)).collect::<Vec<_>>().join(",")
                     ))
@@ -979,7 +982,7 @@ mod tests {
             all_known: vec![],
             known: vec![],
             tt_global: vec![],
-            non_ogm: 0,
+            tt_requests: 0,
             errors: vec![],
         };
         assert_eq!(r.within_budget(), Some(false));

@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use batman::wire::PacketType;
 use batman::Mac;
 
 use super::flood::{echoes, split_frame, Flood};
@@ -64,10 +65,12 @@ pub struct RunResult {
     /// VmRSS samples (KiB), and the status at the last sample.
     pub rss: Vec<u64>,
     pub last: Status,
-    /// Frames meshd sent on its link during the run, and how many were
-    /// not OGMs (TT requests would be; there should be none).
+    /// Frames meshd sent on its link during the run, and of those the
+    /// BCASTs (its bat0's own IPv6 chatter, flooded) and UNICAST_TVLVs
+    /// (TT requests: there are none when the flood's TT TVLVs are right).
     pub frames_from_node: u64,
-    pub non_ogm_frames: u64,
+    pub bcast_frames: u64,
+    pub unicast_tvlv_frames: u64,
 }
 
 /// Settings of one run.
@@ -151,12 +154,12 @@ pub fn run_once(
     let flood = Flood::new(spec.originators, spec.neighbours, 1000);
     let neighbours: Vec<Mac> = flood.neighbours().to_vec();
     let stop = Arc::new(AtomicBool::new(false));
-    let from_node = Arc::new(AtomicU64::new(0));
-    let non_ogm = Arc::new(AtomicU64::new(0));
+    // Frames from meshd: all, BCAST, UNICAST_TVLV.
+    let counts: Arc<[AtomicU64; 3]> = Arc::new(Default::default());
 
     let reader: JoinHandle<()> = {
         let stdin = stdin.clone();
-        let (from_node, non_ogm) = (from_node.clone(), non_ogm.clone());
+        let counts = counts.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
@@ -169,10 +172,18 @@ pub fn run_once(
                 if src != node_mac {
                     continue;
                 }
-                from_node.fetch_add(1, Ordering::Relaxed);
-                if payload.first() != Some(&0) {
-                    non_ogm.fetch_add(1, Ordering::Relaxed);
-                    continue;
+                counts[0].fetch_add(1, Ordering::Relaxed);
+                match PacketType::from_u8(payload.first().copied().unwrap_or(0xff)) {
+                    Some(PacketType::IvOgm) => {}
+                    Some(PacketType::Bcast) => {
+                        counts[1].fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    Some(PacketType::UnicastTvlv) => {
+                        counts[2].fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    _ => continue,
                 }
                 for f in echoes(&neighbours, node_mac, src, payload) {
                     if send(&stdin, &f.bytes()).is_err() {
@@ -271,8 +282,9 @@ pub fn run_once(
     })();
     stop.store(true, Ordering::Relaxed);
     let _ = ticker.join();
-    r.frames_from_node = from_node.load(Ordering::Relaxed);
-    r.non_ogm_frames = non_ogm.load(Ordering::Relaxed);
+    r.frames_from_node = counts[0].load(Ordering::Relaxed);
+    r.bcast_frames = counts[1].load(Ordering::Relaxed);
+    r.unicast_tvlv_frames = counts[2].load(Ordering::Relaxed);
     drop(daemon);
     drop(shim);
     let _ = reader.join();
