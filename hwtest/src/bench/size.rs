@@ -326,7 +326,7 @@ pub fn crates(o: &Options, root: &Path, t0: &Instant) -> Crates {
         if !ok || !has_bloat(&cargo) {
             return Crates::Unavailable(
                 "cargo-bloat is not installed and `cargo install cargo-bloat --locked` failed \
-                 (offline?)"
+                 (offline? its error is on stderr)"
                     .into(),
             );
         }
@@ -448,13 +448,17 @@ pub fn rss(o: &Options, root: &Path, t0: &Instant) -> Rss {
             "needs python3 for the raw-socket shim (apt-get install python3)".into(),
         );
     };
-    let elf = std::fs::read(&binary)
-        .ok()
-        .and_then(|b| parse::elf_info(&b));
     let work = std::env::temp_dir().join(format!("hwtest-bench-size-{}", std::process::id()));
     if let Err(e) = std::fs::create_dir_all(&work) {
         return Rss::NotRun(format!("{}: {e}", work.display()));
     }
+    // Run a private copy: a rebuild of the original during the runs
+    // (cross/build replaces its outputs) must not change what is measured.
+    let copy = work.join("meshd");
+    if let Err(e) = std::fs::copy(&binary, &copy) {
+        return Rss::NotRun(format!("cannot copy {}: {e}", binary.display()));
+    }
+    let elf = std::fs::read(&copy).ok().and_then(|b| parse::elf_info(&b));
     if let Err(e) = rig::janitor() {
         return Rss::NotRun(format!("cannot start the clean-up process: {e}"));
     }
@@ -497,7 +501,7 @@ pub fn rss(o: &Options, root: &Path, t0: &Instant) -> Rss {
             };
             let say = |m: String| progress(t0, &format!("{label}: {m}"));
             let tag = format!("o{}-r{run}", row.originators);
-            match rig::run_once(&binary, &python, &work, &tag, &spec, &say) {
+            match rig::run_once(&copy, &python, &work, &tag, &spec, &say) {
                 Ok(r) => {
                     let med = Summary::of(&r.rss.iter().map(|&v| v as f64).collect::<Vec<_>>())
                         .map_or(f64::NAN, |s| s.median);
@@ -679,7 +683,8 @@ impl Report {
                 s.push_str(&format!(
                     "   meshd: {} ({})\n   OGM flood from {} fake neighbours (echoing meshd's OGMs) forwarding the others' \
                      OGMs, one TT client each;\n   VmRSS: median of {} samples 1 s apart, {} s after meshctl o listed all; \
-                     median (min..max) over {} run(s)\n",
+                     median (min..max) over {} run(s);\n   \
+                     VmRSS = RssAnon (heap, stacks: the daemon's own) + RssFile (mapped pages of the binary and libraries)\n",
                     binary.display(),
                     elf.as_ref().map_or("not ELF".into(), ElfInfo::describe),
                     o.neighbours,
@@ -756,10 +761,10 @@ impl Report {
             );
             let mut t = Table::new(&[
                 "scenario",
-                "originators",
+                "originator entries",
                 "neighbours",
                 "heap bytes",
-                "per originator",
+                "per entry",
             ]);
             for h in &self.heap {
                 t.row(vec![
