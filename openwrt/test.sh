@@ -260,7 +260,7 @@ run_init() {
 	: >"$d/calls"
 	local rc=0
 	# shellcheck disable=SC2086 # the script is for the shell under test
-	CALLS=$d/calls UCI_CONFIG_DIR=$d/etc PATH="$OW/test/bin:$PATH" STUB_RUNNING=${RUNNING:-0} \
+	CALLS=$d/calls UCI_CONFIG_DIR=$d/etc PATH="$OW/test/bin:$PATH" STUB_RUNNING=${RUNNING:-0} STUB_APPEAR=${APPEAR:-} \
 		$sh -c '. "$1"; . "$2"; PROG=$3; CONF=$4; SYSFS_NET=$5; "$6"' sh \
 		"$OW/test/lib/stubs.sh" "$FILES/meshd.init" "$CHECK" "$d/etc/meshd" "$d/sys" "$action" \
 		>"$d/stdout" 2>"$d/stderr" || rc=$?
@@ -348,6 +348,11 @@ for sh in "${SHELLS[@]}"; do
 			grep -qx "trigger interface meshd_mesh reload" "$1"' sh "$c"
 	RUNNING=1 run_init "$D" "$sh" start
 	expect "[$s] no mesh interface but meshd running: instance kept" grep -qx "instance open" "$c"
+	rm -rf "$D/sys/mesh0"
+	APPEAR=$D/sys/mesh0 run_init "$D" "$sh" start
+	expect "[$s] mesh0 appears between start_service and the triggers: started at once by service_started" \
+		sh -c '[ "$(grep -c "service open" "$1")" = 2 ] && [ "$(grep -c "instance open" "$1")" = 1 ] &&
+			grep -q "appeared meanwhile" "$1"' sh "$c"
 
 	# A broken file at start.
 	mkroot "$D" "$OW/test/uci/bad-unknown-option.uci" mesh0

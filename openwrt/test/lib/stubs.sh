@@ -6,7 +6,8 @@
 #
 # Environment: CALLS (record file), UCI_CONFIG_DIR (the test's
 # /etc/config, read by config_load and by test/bin/uci), STUB_RUNNING=1
-# (procd_running says meshd runs).
+# (procd_running says meshd runs), STUB_APPEAR=DIR (the first
+# procd_close_service creates DIR: an interface appearing meanwhile).
 # shellcheck shell=dash
 
 : "${CALLS:?}" "${UCI_CONFIG_DIR:?}"
@@ -33,7 +34,13 @@ ubus() { stub_rec "ubus $*"; }
 
 # procd.sh
 procd_open_service() { stub_rec "service open $*"; }
-procd_close_service() { stub_rec "service close"; }
+procd_close_service() {
+	stub_rec "service close"
+	if [ -n "${STUB_APPEAR:-}" ]; then
+		mkdir -p "$STUB_APPEAR"
+		STUB_APPEAR=
+	fi
+}
 procd_open_instance() { stub_rec "instance open${1:+ $1}"; }
 procd_close_instance() { stub_rec "instance close"; }
 procd_set_param() {
@@ -58,6 +65,9 @@ start() {
 	start_service "$@"
 	service_triggers
 	procd_close_service
+	if type service_started >/dev/null 2>&1; then
+		service_started
+	fi
 }
 reload() {
 	reload_service "$@"
