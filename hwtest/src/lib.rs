@@ -17,14 +17,15 @@
 //!   stale ones of dead test processes swept), used by meshd's tests in
 //!   `meshd/tests/` and by `bench netns`: real meshd processes joined by
 //!   veth pairs, nftables for loss and silent cuts.
-//! - `qemu` (later): the cross-built binaries under qemu-user in the same
-//!   namespaces.
-//! - `hw` (later): real routers over SSH from a hosts file (skipped, saying
-//!   so, when none is configured).
+//! - qemu-user: the cross-built router binaries as nodes of a netns mesh
+//!   (`meshd/tests/mixed_arch.rs`).
+//! - [`hw`]: real routers over SSH from a hosts file (`hwtest hw`; says so
+//!   and does nothing when none is configured).
 
 #![forbid(unsafe_code)]
 
 pub mod bench;
 pub mod demo;
+pub mod hw;
 pub mod netns;
 pub mod sim;

@@ -21,10 +21,15 @@ COMMANDS:
                   namespaces, side by side (root; `hwtest bench --help`)
     bench size    meshd's binary size per target, its crates' share of the
                   code, RSS with 9 and 250 originators (RSS part as root)
+    hw [--hosts FILE] [--ipk-dir DIR] [--wait SECS]
+                  Real routers: install openwrt/out/*.ipk on each router of
+                  the hosts file (default hwtest/hosts: `ssh-dest arch` per
+                  line) over SSH, wait for the mesh, print meshctl o and a
+                  ping matrix over bat0; no hosts file: says so, exits 0
     help          Print this help
 
 Scenario tests: cargo test -p hwtest   (or --release)
-Later layers (qemu, hw) are not built yet.
+The netns and qemu-user layers run as meshd's tests (meshd/tests/).
 ";
 
 const BENCH_USAGE: &str = "\
@@ -137,6 +142,31 @@ fn parse_bench(args: &[String]) -> Result<Options, String> {
     Ok(o)
 }
 
+fn parse_hw(args: &[String]) -> Result<hwtest::hw::Options, String> {
+    let mut o = hwtest::hw::Options {
+        hosts: hwtest::hw::DEFAULT_HOSTS.into(),
+        ipk_dir: "openwrt/out".into(),
+        wait: hwtest::hw::DEFAULT_WAIT,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| it.next().cloned().ok_or(format!("{name} needs a value"));
+        match a.as_str() {
+            "--hosts" => o.hosts = value("--hosts")?.into(),
+            "--ipk-dir" => o.ipk_dir = value("--ipk-dir")?.into(),
+            "--wait" => {
+                let v = value("--wait")?;
+                let s: u64 = v
+                    .parse()
+                    .map_err(|_| format!("--wait: not a number: {v}"))?;
+                o.wait = std::time::Duration::from_secs(s);
+            }
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    Ok(o)
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let help = |a: &String| a == "-h" || a == "--help";
@@ -145,6 +175,22 @@ fn main() -> ExitCode {
             print!("{USAGE}");
             ExitCode::SUCCESS
         }
+        Some("hw") => match parse_hw(&args[1..]) {
+            Ok(o) => match hwtest::hw::run(&o) {
+                Ok(report) => {
+                    print!("{report}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("hwtest hw: {e}");
+                    ExitCode::from(1)
+                }
+            },
+            Err(e) => {
+                eprintln!("hwtest hw: {e}\n\n{USAGE}");
+                ExitCode::from(2)
+            }
+        },
         Some("demo") => {
             let seed = match args.get(1).map(|s| s.parse::<u64>()) {
                 None => 1,
