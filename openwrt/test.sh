@@ -23,6 +23,9 @@
 #     binaries in cross/out, builds every .ipk twice (same bytes) and
 #     checks the layout, control fields, Architecture against the ELF
 #     header, conffiles, scripts and that the files are the package's
+#  7. only with an opkg at hand (OPKG=, e.g. OpenWrt's opkg-lede built for
+#     the host): install into an offline root, upgrade keeps the user's
+#     config, remove
 #
 # Missing cross binaries (CROSS_OUT, default cross/out) or host meshd:
 # skipped with a message, but a failure under CI=true. The host meshd is ${CARGO_TARGET_DIR:-target}/
@@ -651,6 +654,37 @@ default_prerm $0 $@' "$arch: prerm is OpenWrt's (default_prerm)"
 		)/meshd"
 	done
 	same "$(find "$T/ipk1" -name '*.ipk' | wc -l)" "${#bins[@]}" "one .ipk per cross binary (${#bins[@]})"
+fi
+
+# ------------------------------------------------------------------ 7
+section "7. a real opkg (only if one is at hand: OPKG=/path/to/opkg)"
+opkg=${OPKG:-$(command -v opkg || command -v opkg-cl || true)}
+if [ -z "$opkg" ] || [ ! -x "$opkg" ]; then
+	echo "  skip  no opkg here (OpenWrt's opkg-lede built for the host, as OPKG=...)"
+elif [ ! -s "$T/ipk1/meshd_${ver:-}_mipsel_24kc.ipk" ]; then
+	echo "  skip  no mipsel_24kc package built above"
+else
+	R=$T/opkg-root
+	mkdir -p "$R/usr/lib/opkg/info" "$R/var/lock"
+	printf 'dest root /\nlists_dir ext %s/var/opkg-lists\narch all 1\narch noarch 1\narch mipsel_24kc 10\n' "$R" >"$T/opkg.conf"
+	# A router has libc and kmod-tun installed.
+	for p in libc kmod-tun; do
+		printf 'Package: %s\nVersion: 1\nStatus: install user installed\nArchitecture: mipsel_24kc\n\n' "$p" >>"$R/usr/lib/opkg/status"
+		: >"$R/usr/lib/opkg/info/$p.list"
+	done
+	pkg=$T/ipk1/meshd_${ver}_mipsel_24kc.ipk
+	expect "opkg install into an offline root" "$opkg" -f "$T/opkg.conf" -o "$R" install "$pkg"
+	expect "opkg: files, modes, the meshctl link and conffiles recorded" sh -c '
+		[ -x "$1/usr/sbin/meshd" ] && [ "$(readlink "$1/usr/sbin/meshctl")" = meshd ] &&
+		[ "$(stat -c %a "$1/etc/config/meshd")" = 600 ] && [ -x "$1/etc/init.d/meshd" ] &&
+		[ "$(cat "$1/usr/lib/opkg/info/meshd.conffiles")" = /etc/config/meshd ]' sh "$R"
+	sed -i "s/option log 'info'/option log 'debug'/" "$R/etc/config/meshd"
+	"$opkg" -f "$T/opkg.conf" -o "$R" --force-reinstall install "$pkg" >"$T/out" 2>&1 || true
+	expect "opkg: reinstall (as an upgrade) keeps the user's /etc/config/meshd" \
+		sh -c 'grep -q "option log .debug." "$1/etc/config/meshd" && [ -e "$1/etc/config/meshd-opkg" ]' sh "$R"
+	"$opkg" -f "$T/opkg.conf" -o "$R" remove meshd >"$T/out" 2>&1 || true
+	expect "opkg remove: binary gone, the changed config kept" \
+		sh -c '[ ! -e "$1/usr/sbin/meshd" ] && grep -q "option log .debug." "$1/etc/config/meshd"' sh "$R"
 fi
 
 echo
