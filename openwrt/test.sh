@@ -328,13 +328,18 @@ for sh in "${SHELLS[@]}"; do
 			! grep -q ubus "$1" && grep -qx "instance open" "$1" &&
 			! grep -q bat0 "$2"' sh "$c" "$D/etc/network"
 
-	# Anonymous section, soft_interface '' and lan_bridge: nothing to bridge.
-	{ cat "$OW/test/uci/good-anonymous.uci"; echo "	option lan_bridge 'br-lan'"; } >"$T/anon.uci"
+	# An anonymous meshd section (uci names it cfgNNNNNN), a bridge by
+	# interface name, a soft interface of another name.
+	{
+		grep -v soft_interface "$OW/test/uci/good-anonymous.uci"
+		echo "	option soft_interface 'mesh-lan'"
+		echo "	option lan_bridge 'lan'"
+	} >"$T/anon.uci"
 	mkroot "$D" "$T/anon.uci" lan4
 	run_init "$D" "$sh" start
-	expect "[$s] anonymous meshd section, soft_interface '': started, lan_bridge ignored with a warning" \
-		sh -c 'grep -qx "instance open" "$1" && grep -q "lan_bridge .br-lan. ignored: soft_interface is" "$1" &&
-			! grep -q bat0 "$2"' sh "$c" "$D/etc/network"
+	expect "[$s] anonymous meshd section: started, its soft interface mesh-lan bridged into lan's br-lan" \
+		sh -c 'grep -qx "instance open" "$1" && grep -qx "trigger config meshd" "$1" &&
+			awk "/name .br-lan./,/^\$/" "$2" | grep -qx "	list ports .mesh-lan."' sh "$c" "$D/etc/network"
 
 	# enabled '0'
 	mkroot "$D" "$OW/test/uci/good-disabled.uci" mesh0

@@ -2,7 +2,10 @@
 # init script and the uci-defaults script use, over files in a test
 # directory (test/bin/uci is the command). Our own small stand-in, not
 # libuci: it parses UCI files as libuci does (package, config, option,
-# list; 'single' and "double" quotes, # comments) and applies one command.
+# list; 'single' and "double" quotes, # comments) and applies one command,
+# with libuci's ways: an option set to '' does not exist (it is dropped
+# when read, and `set` to '' deletes), `set` replaces an option where it
+# stands, `add_list` appends to the list where the list stands.
 #
 # awk -v cmd=CMD -v ref=PKG.SEC[.OPT] -v val=VALUE -v pkg=PKG -v out=FILE
 #     -f uci.awk FILE
@@ -70,12 +73,28 @@ function show_ref(i,    j, cnt) {
 	return "@" stype[i] "[" cnt "]"
 }
 
-function add_entry(s, kind, name, v) {
+function add_entry(s, kind, name, v, order) {
 	nent++
 	esec[nent] = s
 	ekind[nent] = kind
 	ename[nent] = name
 	evalue[nent] = v
+	eorder[nent] = order == "" ? nent : order
+}
+
+# The entries of section s in file order: sorted[1..n]; returns n.
+function sorted_entries(s,    j, n, a, b, t) {
+	n = 0
+	for (j = 1; j <= nent; j++)
+		if (!edel[j] && esec[j] == s)
+			sorted[++n] = j
+	for (a = 2; a <= n; a++)
+		for (b = a; b > 1 && eorder[sorted[b]] < eorder[sorted[b - 1]]; b--) {
+			t = sorted[b]
+			sorted[b] = sorted[b - 1]
+			sorted[b - 1] = t
+		}
+	return n
 }
 
 function del_entries(s, name, v, only_value,    j) {
@@ -91,42 +110,53 @@ function has_entry(s, name,    j) {
 	return 0
 }
 
-function entry_value(s, name,    j, r, first) {
+function entry_value(s, name,    i, j, n, r, first) {
 	r = ""
 	first = 1
-	for (j = 1; j <= nent; j++)
-		if (!edel[j] && esec[j] == s && ename[j] == name) {
+	n = sorted_entries(s)
+	for (i = 1; i <= n; i++) {
+		j = sorted[i]
+		if (ename[j] == name) {
 			r = first ? evalue[j] : r " " evalue[j]
 			first = 0
 		}
+	}
 	return r
 }
 
-function write_out(    i, j) {
+function write_out(    i, j, k, n) {
 	printf "" > out
 	for (i = 1; i <= nsec; i++) {
 		if (sdel[i])
 			continue
 		printf "\nconfig %s%s\n", stype[i], sname[i] != "" ? " " quote(sname[i]) : "" > out
-		for (j = 1; j <= nent; j++)
-			if (!edel[j] && esec[j] == i)
-				printf "\t%s %s %s\n", ekind[j], ename[j], quote(evalue[j]) > out
+		n = sorted_entries(i)
+		for (k = 1; k <= n; k++) {
+			j = sorted[k]
+			printf "\t%s %s %s\n", ekind[j], ename[j], quote(evalue[j]) > out
+		}
 	}
 	printf "\n" > out
 	close(out)
 }
 
-function show_section(i,    j, k, line, done) {
+function show_section(i,    a, b, j, k, n, line, done, order) {
 	print pkg "." show_ref(i) "=" stype[i]
 	split("", done)
-	for (j = 1; j <= nent; j++) {
-		if (edel[j] || esec[j] != i || (ename[j] in done))
+	n = sorted_entries(i)
+	for (a = 1; a <= n; a++)
+		order[a] = sorted[a]
+	for (a = 1; a <= n; a++) {
+		j = order[a]
+		if (ename[j] in done)
 			continue
 		done[ename[j]] = 1
 		line = ""
-		for (k = j; k <= nent; k++)
-			if (!edel[k] && esec[k] == i && ename[k] == ename[j])
+		for (b = a; b <= n; b++) {
+			k = order[b]
+			if (ename[k] == ename[j])
 				line = line (line == "" ? "" : " ") quote(evalue[k])
+		}
 		print pkg "." show_ref(i) "." ename[j] "=" line
 	}
 }
@@ -136,7 +166,7 @@ function shvar(s) {
 	return "'" s "'"
 }
 
-function shvars(    i, j, list, n, all, id) {
+function shvars(    i, j, k, cnt, list, n, all, id) {
 	all = ""
 	for (i = 1; i <= nsec; i++) {
 		if (sdel[i])
@@ -145,9 +175,9 @@ function shvars(    i, j, list, n, all, id) {
 		all = all (all == "" ? "" : " ") id
 		print "CONFIG_" id "_TYPE=" shvar(stype[i])
 		split("", n)
-		for (j = 1; j <= nent; j++) {
-			if (edel[j] || esec[j] != i)
-				continue
+		cnt = sorted_entries(i)
+		for (k = 1; k <= cnt; k++) {
+			j = sorted[k]
 			if (ekind[j] == "list") {
 				n[ename[j]]++
 				print "CONFIG_" id "_" ename[j] "_ITEM" n[ename[j]] "=" shvar(evalue[j])
@@ -188,7 +218,9 @@ BEGIN {
 			fail(2, "parse error at line " lineno ": " kw " takes a name and a value")
 		if (!cur)
 			fail(2, "parse error at line " lineno ": " kw " outside a section")
-		add_entry(cur, kw, tok[2], tok[3])
+		# libuci: an option of '' is no option (a list item of '' is kept).
+		if (kw == "list" || tok[3] != "")
+			add_entry(cur, kw, tok[2], tok[3], "")
 	} else {
 		fail(2, "parse error at line " lineno ": unknown statement " kw)
 	}
@@ -263,14 +295,27 @@ END {
 	if (opt == "")
 		fail(1, quiet ? "" : "Invalid argument")
 	if (cmd == "set") {
+		# In place of the old option or list; '' deletes.
+		at = ""
+		n = sorted_entries(s)
+		for (k = 1; k <= n; k++)
+			if (ename[sorted[k]] == opt) {
+				at = eorder[sorted[k]]
+				break
+			}
 		del_entries(s, opt, "", 0)
-		add_entry(s, "option", opt, val)
+		if (val != "")
+			add_entry(s, "option", opt, val, at)
 	} else if (cmd == "add_list") {
-		# A plain option becomes the first item of the list, as in uci.
-		for (j = 1; j <= nent; j++)
-			if (!edel[j] && esec[j] == s && ename[j] == opt)
-				ekind[j] = "list"
-		add_entry(s, "list", opt, val)
+		# After the list's last item (a plain option becomes its first).
+		at = ""
+		n = sorted_entries(s)
+		for (k = 1; k <= n; k++)
+			if (ename[sorted[k]] == opt) {
+				ekind[sorted[k]] = "list"
+				at = eorder[sorted[k]] + 0.5
+			}
+		add_entry(s, "list", opt, val, at)
 	} else if (cmd == "del_list") {
 		del_entries(s, opt, val, 1)
 	} else {
