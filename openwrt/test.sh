@@ -166,7 +166,7 @@ if command -v make >/dev/null; then
 		sed 's/^/        | /' "$T/out"
 	fi
 else
-	skip "the Makefile checks (no make)"
+	echo "  skip  the Makefile checks (no GNU make here)"
 fi
 
 # ------------------------------------------------------------------ 3
