@@ -16,7 +16,8 @@ use std::os::unix::net::UnixStream;
 use batman::{Node, RngCore};
 
 /// Default control socket path.
-pub const DEFAULT_SOCKET: &str = "/run/meshd.sock";
+/// (`/var/run`: OpenWrt before 25.12 has no `/run`; elsewhere it links there.)
+pub const DEFAULT_SOCKET: &str = "/var/run/meshd.sock";
 
 /// JSON string literal.
 pub fn js(s: &str) -> String {

@@ -48,7 +48,7 @@ usage:
                              originator or a client MAC
                          tr MAC                      traceroute
                          td IF [-c N]                decode live frames on IF
-                       -s sets the control socket (default /run/meshd.sock)
+                       -s sets the control socket (default /var/run/meshd.sock)
   meshd check [--config FILE]
                        validate a config file (TOML, or OpenWrt's UCI
                        /etc/config/meshd) and say ok or what is wrong

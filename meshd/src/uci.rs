@@ -6,7 +6,7 @@
 //! config meshd 'main'
 //!         option enabled '1'            # init script only
 //!         list interface 'mesh0'        # mesh interfaces, one or more
-//!         option soft_interface 'bat0'  # '' = routing only
+//!         option soft_interface 'bat0'  # 'none' = routing only
 //!         option log 'info'
 //!         option gateway '10mbit/2mbit'
 //!         option lan_bridge ''          # init script / first boot only
@@ -25,12 +25,16 @@
 
 use crate::config::{default_log, default_soft, BatmanSection, File, MeshSection};
 
-/// Is the first statement of `text` a `config` line?
+/// Is the first statement of `text` a `config` (or `package`, as `uci
+/// export` writes) line?
 pub fn looks_like_uci(text: &str) -> bool {
     text.lines()
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with('#'))
-        .is_some_and(|l| l == "config" || l.starts_with("config ") || l.starts_with("config\t"))
+        .is_some_and(|l| {
+            let kw = l.split_whitespace().next().unwrap_or("");
+            kw == "config" || kw == "package"
+        })
 }
 
 /// The words of one line: bare, 'single' (no escapes) or "double" (with
@@ -168,7 +172,16 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<File, String> {
                     (_, _) if list => {
                         return Err(format!("{at} {name} is not a list (use option)"));
                     }
-                    (In::Meshd, "soft_interface") => mesh.soft_interface = v.to_string(),
+                    // uci drops options set to '' on every rewrite, so
+                    // routing only is spelled 'none' here ('' or absent:
+                    // the default bat0).
+                    (In::Meshd, "soft_interface") => {
+                        mesh.soft_interface = match v {
+                            "none" => String::new(),
+                            "" => default_soft(),
+                            v => v.to_string(),
+                        }
+                    }
                     (In::Meshd, "log") => mesh.log = v.to_string(),
                     (In::Meshd, "gateway") => mesh.gateway = (!v.is_empty()).then(|| v.to_string()),
                     (In::Meshd, "enabled") => {
@@ -249,6 +262,15 @@ config batman
     fn a_router_file_maps_onto_the_config() {
         assert!(looks_like_uci(GOOD));
         assert!(!looks_like_uci("[mesh]\ninterfaces = [\"e\"]\n"));
+        assert!(looks_like_uci("package meshd\n\nconfig meshd 'main'\n"));
+        let none =
+            "package meshd\nconfig meshd\n\tlist interface 'e'\n\toption soft_interface 'none'\n";
+        assert_eq!(config::parse(none, "f").unwrap().soft_interface, None);
+        let empty = "config meshd\n\tlist interface 'e'\n\toption soft_interface ''\n";
+        assert_eq!(
+            config::parse(empty, "f").unwrap().soft_interface.as_deref(),
+            Some("bat0")
+        );
         let f = parse(GOOD, "/etc/config/meshd").unwrap();
         assert_eq!(f.mesh.interfaces, vec!["mesh0", "lan 2"]);
         assert_eq!(f.mesh.log, "debug");

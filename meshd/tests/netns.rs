@@ -530,7 +530,7 @@ fn uci_config_file_checks_and_runs() {
     let good = dir.join("meshd");
     std::fs::write(
         &good,
-        "config meshd 'main'\n\toption enabled '1'\n\tlist interface 'm0'\n\toption soft_interface ''\n\toption gateway '5mbit'\n\nconfig wifi 'wifi'\n\toption mesh_id 'x'\n",
+        "config meshd 'main'\n\toption enabled '1'\n\tlist interface 'm0'\n\toption soft_interface 'none'\n\toption gateway '5mbit'\n\nconfig wifi 'wifi'\n\toption mesh_id 'x'\n",
     )
     .unwrap();
     let bad = dir.join("broken");

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 pub const MESHD: &str = env!("CARGO_BIN_EXE_meshd");
 
 /// The control socket of the meshd in `ns` (namespaces share the
-/// filesystem, so the default /run/meshd.sock would collide).
+/// filesystem, so the default /var/run/meshd.sock would collide).
 pub fn sock_of(ns: &Netns) -> String {
     std::env::temp_dir()
         .join(format!("{}.sock", ns.name))
