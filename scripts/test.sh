@@ -27,6 +27,9 @@ fi
 # Release build: the simulator tests run many cores for minutes of
 # simulated time; debug builds would take far longer.
 cargo test --workspace --release
+# The OpenWrt package: feed Makefile, init and first-boot scripts, .ipk
+# layout (files only; the .ipk part needs cross/out from cross/build).
+bash openwrt/test.sh
 # The fuzz targets live outside the workspace; make sure they still build.
 cargo build --release --manifest-path fuzz/Cargo.toml --bins
 # The README's demo: a small netns mesh of real meshd processes (needs
