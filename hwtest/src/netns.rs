@@ -197,3 +197,27 @@ pub fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> Option<Duration
     }
     None
 }
+
+/// A shell that outlives a Ctrl-C of hwtest (it ignores SIGINT/SIGTERM/
+/// SIGHUP), waits for this process to exit, then kills the processes left
+/// in its namespaces (`mt<pid>-*`, all made by this process) and deletes
+/// them. The benches start one, since a Ctrl-C ends hwtest before its
+/// guards run; after a normal exit there is nothing left for it to do.
+pub fn janitor() -> io::Result<()> {
+    let pid = std::process::id();
+    let script = format!(
+        "trap '' INT TERM HUP
+while kill -0 {pid} 2>/dev/null; do sleep 1; done
+for n in $(ip netns list | awk '{{print $1}}' | grep '^mt{pid}-'); do
+  for p in $(ip netns pids \"$n\"); do kill -9 \"$p\"; done
+  ip netns del \"$n\"
+done"
+    );
+    Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map(|_| ())
+}

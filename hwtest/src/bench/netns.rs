@@ -176,7 +176,7 @@ pub fn run(o: &Options) -> Result<Report, String> {
     let tools = tools(o)?;
     let work = std::env::temp_dir().join(format!("hwtest-bench-netns-{}", std::process::id()));
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
-    janitor().map_err(|e| format!("cannot start the clean-up process: {e}"))?;
+    crate::netns::janitor().map_err(|e| format!("cannot start the clean-up process: {e}"))?;
     let t0 = Instant::now();
     let mut results: Vec<(Daemon, Samples)> =
         o.daemons.iter().map(|d| (*d, Samples::default())).collect();
@@ -313,29 +313,6 @@ fn one_run(
         reroute(&g, Cut::Silent, &mut s.gap_silent, &mut s.lost_silent)?;
     }
     Ok(())
-}
-
-/// A shell that outlives a Ctrl-C of hwtest (it ignores SIGINT/SIGTERM/
-/// SIGHUP), waits for hwtest to exit, then kills the processes left in
-/// hwtest's namespaces (`mt<pid>-*`, all started by this bench) and deletes
-/// those namespaces. After a normal exit there is nothing left to do.
-fn janitor() -> io::Result<()> {
-    let pid = std::process::id();
-    let script = format!(
-        "trap '' INT TERM HUP
-while kill -0 {pid} 2>/dev/null; do sleep 1; done
-for n in $(ip netns list | awk '{{print $1}}' | grep '^mt{pid}-'); do
-  for p in $(ip netns pids \"$n\"); do kill -9 \"$p\"; done
-  ip netns del \"$n\"
-done"
-    );
-    Command::new("sh")
-        .args(["-c", &script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map(|_| ())
 }
 
 /// Find a program in PATH or the sbin directories.

@@ -459,7 +459,7 @@ pub fn rss(o: &Options, root: &Path, t0: &Instant) -> Rss {
         return Rss::NotRun(format!("cannot copy {}: {e}", binary.display()));
     }
     let elf = std::fs::read(&copy).ok().and_then(|b| parse::elf_info(&b));
-    if let Err(e) = rig::janitor() {
+    if let Err(e) = crate::netns::janitor() {
         return Rss::NotRun(format!("cannot start the clean-up process: {e}"));
     }
     let mut rows: Vec<RssRow> = o

@@ -307,25 +307,3 @@ pub fn python() -> Option<PathBuf> {
         .map(|d| Path::new(d).join("python3"))
         .find(|p| p.is_file())
 }
-
-/// A shell that outlives a Ctrl-C of hwtest (it ignores SIGINT/SIGTERM/
-/// SIGHUP), waits for hwtest to exit, then kills what is left in hwtest's
-/// namespaces (`mt<pid>-*`, all made by this process) and deletes them.
-pub fn janitor() -> io::Result<()> {
-    let pid = std::process::id();
-    let script = format!(
-        "trap '' INT TERM HUP
-while kill -0 {pid} 2>/dev/null; do sleep 1; done
-for n in $(ip netns list | awk '{{print $1}}' | grep '^mt{pid}-'); do
-  for p in $(ip netns pids \"$n\"); do kill -9 \"$p\"; done
-  ip netns del \"$n\"
-done"
-    );
-    Command::new("sh")
-        .args(["-c", &script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map(|_| ())
-}
