@@ -5,7 +5,7 @@
 //! ping.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// One link event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,13 +95,7 @@ impl LinkMonitor {
 
     /// Read one datagram; `WouldBlock` when none is waiting.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        // SAFETY: pointer and length describe `buf`, valid and writable.
-        let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(n as usize)
-        }
+        super::recv(self.fd.as_fd(), buf)
     }
 
     /// Register with the tokio reactor (inside the runtime).

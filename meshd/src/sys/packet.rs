@@ -2,7 +2,7 @@
 
 use batman::wire::ETHERTYPE_BATADV;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// A non-blocking packet socket that receives and sends whole Ethernet
 /// frames of ethertype 0x4305 on one interface.
@@ -86,15 +86,7 @@ impl PacketSocket {
 
     /// Receive one frame into `buf`; `WouldBlock` when none is waiting.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        // SAFETY: the pointer and length describe `buf`, which is valid and
-        // writable for the duration of the call; recv(2) writes at most
-        // `buf.len()` bytes.
-        let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(n as usize)
-        }
+        super::recv(self.fd.as_fd(), buf)
     }
 
     /// Send one whole Ethernet frame.
