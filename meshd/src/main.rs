@@ -13,7 +13,11 @@
 mod config;
 mod ctl;
 mod daemon;
+#[allow(dead_code)] // wired into the daemon next
+mod dns;
 mod ifaces;
+#[allow(dead_code)] // wired into the daemon next
+mod lan;
 #[allow(unsafe_code)]
 mod sys;
 mod td;

@@ -163,6 +163,7 @@ fn cert_message(public: &[u8; 32], valid_from: u64, valid_until: u64) -> Vec<u8>
 
 /// An x25519 onion key, signed by the identity for `valid_from ..
 /// valid_until` (Unix seconds).
+#[derive(Clone)]
 pub struct OnionKey {
     secret: x25519_dalek::StaticSecret,
     pub valid_from: u64,

@@ -21,5 +21,7 @@
 
 pub mod addr;
 pub mod identity;
+pub mod replay;
+pub mod session;
 
 pub use identity::{Identity, KeyFileError, NodeId, OnionKey};

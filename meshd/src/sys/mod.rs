@@ -4,6 +4,8 @@
 pub mod link;
 pub mod netlink;
 pub mod packet;
+#[allow(dead_code)] // wired into the daemon next
+pub mod rtnl;
 pub mod tap;
 
 /// Receive one datagram from socket `fd` into `buf` (recv(2) with no

@@ -1,0 +1,1 @@
+//! The `.mesh` DNS responder (filled in next).

@@ -1,0 +1,1 @@
+//! The LAN side: dnsmasq configured and supervised by meshd (filled in next).

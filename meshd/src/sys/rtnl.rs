@@ -1,0 +1,1 @@
+//! Addresses and routes over rtnetlink (filled in next).

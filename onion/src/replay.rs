@@ -1,0 +1,1 @@
+//! Sliding replay window over 64-bit message counters (filled in next).

@@ -1,0 +1,1 @@
+//! End-to-end encrypted sessions between two nodes (filled in next).
