@@ -252,12 +252,12 @@ pub fn verify_onion_cert(
     valid_from < valid_until && verify(owner, &cert_message(public, valid_from, valid_until), cert)
 }
 
+/// A deterministic RNG for tests (not for keys in use).
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod test_rng {
+    use rand_core::{CryptoRng, RngCore};
 
-    /// A deterministic RNG for tests (not for keys in use).
-    struct Counter(u64);
+    pub(crate) struct Counter(pub u64);
     impl RngCore for Counter {
         fn next_u32(&mut self) -> u32 {
             self.next_u64() as u32
@@ -281,6 +281,13 @@ mod tests {
         }
     }
     impl CryptoRng for Counter {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use super::test_rng::Counter;
 
     #[test]
     fn identity_file_round_trip_and_damage_is_refused() {

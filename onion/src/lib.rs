@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod addr;
+pub mod announce;
 pub mod identity;
 pub mod replay;
 pub mod session;
