@@ -21,6 +21,7 @@
 
 pub mod addr;
 pub mod announce;
+pub mod directory;
 pub mod identity;
 pub mod replay;
 pub mod session;
