@@ -15,9 +15,13 @@ mod ctl;
 mod daemon;
 #[allow(dead_code)] // wired into the daemon next
 mod dns;
+#[allow(dead_code)] // wired into the daemon next
+mod ident;
 mod ifaces;
 #[allow(dead_code)] // wired into the daemon next
 mod lan;
+#[allow(dead_code)] // wired into the daemon next
+mod state;
 #[allow(unsafe_code)]
 mod sys;
 mod td;

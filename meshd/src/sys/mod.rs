@@ -4,6 +4,7 @@
 pub mod link;
 pub mod netlink;
 pub mod packet;
+pub mod random;
 #[allow(dead_code)] // wired into the daemon next
 pub mod rtnl;
 pub mod tap;
