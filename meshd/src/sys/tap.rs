@@ -1,11 +1,13 @@
-//! The soft interface: a TAP device (batman-adv's `bat0`).
+//! The soft interfaces: a TAP device (batman-adv's `bat0`, Ethernet
+//! frames) and a TUN device (`mesh0`, bare IP packets), both from
+//! `/dev/net/tun`.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-/// An open TAP device, non-blocking, without packet-info headers. The
-/// kernel removes the device when the last descriptor closes (it is not
-/// made persistent), so a clean or unclean exit leaves nothing behind.
+/// An open TAP or TUN device, non-blocking, without packet-info headers.
+/// The kernel removes the device when the last descriptor closes (it is
+/// not made persistent), so a clean or unclean exit leaves nothing behind.
 #[derive(Debug)]
 pub struct Tap {
     fd: OwnedFd,
@@ -34,8 +36,31 @@ impl Tap {
     /// the mesh's neighbour caches stay right) and bring it up. Needs
     /// CAP_NET_ADMIN.
     pub fn open(name: &str, mac: Option<batman::Mac>) -> io::Result<Self> {
+        let tap = Self::create(name, libc::IFF_TAP)?;
+        if let Some(mac) = mac {
+            tap.set_mac(mac)?;
+        }
+        tap.set_up()?;
+        Ok(tap)
+    }
+
+    /// Create (or attach to) TUN `name`, which carries IPv4 and IPv6
+    /// packets with no link-layer header (the version nibble tells them
+    /// apart), set its MTU (the kernel refuses values below 68, and IPv6
+    /// needs at least 1280) and bring it up. Needs CAP_NET_ADMIN.
+    #[allow(dead_code)] // the mesh0 device; wired into the daemon next
+    pub fn open_tun(name: &str, mtu: u16) -> io::Result<Self> {
+        let tun = Self::create(name, libc::IFF_TUN)?;
+        tun.set_mtu(mtu)?;
+        tun.set_up()?;
+        Ok(tun)
+    }
+
+    /// Open `/dev/net/tun` and attach it to device `name` of `kind`
+    /// (IFF_TAP or IFF_TUN), without packet-info headers.
+    fn create(name: &str, kind: libc::c_int) -> io::Result<Self> {
         let mut req = ifreq(name)?;
-        req.ifr_ifru.ifru_flags = (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short;
+        req.ifr_ifru.ifru_flags = (kind | libc::IFF_NO_PI) as libc::c_short;
         let path = c"/dev/net/tun";
         // SAFETY: `path` is a valid NUL-terminated string; open(2) takes it
         // and integer flags; the result is checked.
@@ -57,15 +82,10 @@ impl Tap {
         if r < 0 {
             return Err(io::Error::last_os_error());
         }
-        let tap = Tap {
+        Ok(Tap {
             fd,
             name: name.to_string(),
-        };
-        if let Some(mac) = mac {
-            tap.set_mac(mac)?;
-        }
-        tap.set_up()?;
-        Ok(tap)
+        })
     }
 
     /// A throwaway datagram socket for interface ioctls, as `ip` uses.
@@ -97,6 +117,18 @@ impl Tap {
         Ok(())
     }
 
+    /// Set the device's MTU (SIOCSIFMTU, as `ip link set mtu` does).
+    fn set_mtu(&self, mtu: u16) -> io::Result<()> {
+        let s = Self::ioctl_socket()?;
+        let mut req = ifreq(&self.name)?;
+        req.ifr_ifru.ifru_mtu = mtu.into();
+        // SAFETY: SIOCSIFMTU reads one valid, initialised `ifreq`.
+        if unsafe { libc::ioctl(s.as_raw_fd(), libc::SIOCSIFMTU as _, &mut req) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     /// Set IFF_UP on the device (SIOCSIFFLAGS, as `ip link set up` does).
     fn set_up(&self) -> io::Result<()> {
         let s = Self::ioctl_socket()?;
@@ -116,7 +148,8 @@ impl Tap {
         Ok(())
     }
 
-    /// Read one Ethernet frame; `WouldBlock` when none is waiting.
+    /// Read one frame (an Ethernet frame from a TAP, an IP packet from a
+    /// TUN); `WouldBlock` when none is waiting.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         // SAFETY: the pointer and length describe `buf`, valid and writable
         // for the call; read(2) writes at most `buf.len()` bytes.
@@ -128,7 +161,7 @@ impl Tap {
         }
     }
 
-    /// Write one Ethernet frame to the host side.
+    /// Write one frame (Ethernet for a TAP, IP for a TUN) to the host side.
     pub fn send(&self, frame: &[u8]) -> io::Result<usize> {
         // SAFETY: `frame` is valid for reads of `frame.len()` bytes.
         let n = unsafe { libc::write(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len()) };
