@@ -19,6 +19,22 @@ pub(crate) struct File {
     pub mesh: MeshSection,
     #[serde(default)]
     pub batman: BatmanSection,
+    /// Present: the node has an identity and key-derived addresses.
+    pub node: Option<NodeSection>,
+}
+
+/// `[node]`: identity, addresses, the L3 path, the LAN and `.mesh` names.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NodeSection {
+    pub state_dir: Option<String>,
+    pub name: Option<String>,
+    pub ipv4_pool: Option<String>,
+    pub tun: Option<String>,
+    pub lan: Option<String>,
+    pub dns: Option<String>,
+    pub dnsmasq: Option<String>,
+    pub max_directory: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -61,6 +77,120 @@ pub struct Config {
     pub batman: batman::Config,
     /// What this node announces as a gateway (GW TVLV), if it has an uplink.
     pub gateway: Option<GwData>,
+    /// Identity, addresses, mesh0, LAN service; None: batman only.
+    pub node: Option<NodeConfig>,
+}
+
+/// Default L3 interface.
+pub const DEFAULT_TUN: &str = "mesh0";
+/// Default address of the `.mesh` DNS responder.
+pub const DEFAULT_DNS: &str = "127.0.0.1:5353";
+
+/// The validated `[node]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeConfig {
+    /// Keys and node state (default /etc/meshd).
+    pub state_dir: std::path::PathBuf,
+    /// Announced name (answers `<name>.mesh`); empty: none.
+    pub name: String,
+    pub pool: onion::addr::Pool,
+    /// The L3 TUN; None: no end-to-end path.
+    pub tun: Option<String>,
+    /// The LAN interface served with RA and DHCP (dnsmasq); None: none.
+    pub lan: Option<String>,
+    /// Where the `.mesh` responder listens; None: off.
+    pub dns: Option<std::net::SocketAddr>,
+    /// The dnsmasq program.
+    pub dnsmasq: String,
+    pub max_directory: usize,
+}
+
+impl NodeConfig {
+    /// The defaults, with keys in `state_dir`.
+    pub fn with_state_dir(state_dir: &str) -> NodeConfig {
+        NodeConfig {
+            state_dir: state_dir.into(),
+            name: String::new(),
+            pool: onion::addr::Pool::DEFAULT,
+            tun: Some(DEFAULT_TUN.into()),
+            lan: None,
+            dns: Some(DEFAULT_DNS.parse().expect("valid default")),
+            dnsmasq: "dnsmasq".into(),
+            max_directory: onion::directory::DEFAULT_MAX_ENTRIES,
+        }
+    }
+}
+
+/// A pool as `10.0.0.0/8`.
+pub fn parse_pool(s: &str) -> Result<onion::addr::Pool, String> {
+    let (net, len) = s
+        .split_once('/')
+        .ok_or_else(|| format!("{s:?} is not NETWORK/LENGTH"))?;
+    let net: std::net::Ipv4Addr = net
+        .parse()
+        .map_err(|_| format!("{net:?} is not an IPv4 address"))?;
+    let len: u8 = len
+        .parse()
+        .map_err(|_| format!("{len:?} is not a prefix length"))?;
+    onion::addr::Pool::new(net, len).map_err(|e| e.to_string())
+}
+
+fn validate_node(n: NodeSection, origin: &str) -> Result<NodeConfig, String> {
+    let mut c =
+        NodeConfig::with_state_dir(n.state_dir.as_deref().unwrap_or(crate::state::DEFAULT_DIR));
+    let bad = |k: &str, e: String| format!("{origin}: [node] {k}: {e}");
+    if c.state_dir.as_os_str().is_empty() || !c.state_dir.is_absolute() {
+        return Err(bad("state_dir", "must be an absolute path".into()));
+    }
+    if let Some(name) = n.name {
+        if !onion::announce::valid_name(&name) {
+            return Err(bad(
+                "name",
+                format!("{name:?} is not 1-32 characters of a-z, 0-9 and '-'"),
+            ));
+        }
+        c.name = name;
+    }
+    if let Some(p) = n.ipv4_pool {
+        c.pool = parse_pool(&p).map_err(|e| bad("ipv4_pool", e))?;
+    }
+    let iface =
+        |k: &str, v: Option<String>, dflt: Option<String>| -> Result<Option<String>, String> {
+            match v {
+                None => Ok(dflt),
+                Some(s) if s.is_empty() => Ok(None),
+                Some(s) if valid_ifname(&s) => Ok(Some(s)),
+                Some(s) => Err(bad(k, format!("{s:?} is not an interface name"))),
+            }
+        };
+    c.tun = iface("tun", n.tun, c.tun.clone())?;
+    c.lan = iface("lan", n.lan, None)?;
+    match n.dns.as_deref() {
+        None => {}
+        Some("") => c.dns = None,
+        Some(s) => {
+            c.dns = Some(
+                s.parse()
+                    .map_err(|_| bad("dns", format!("{s:?} is not ADDRESS:PORT")))?,
+            )
+        }
+    }
+    if let Some(d) = n.dnsmasq {
+        if d.is_empty() {
+            return Err(bad("dnsmasq", "empty program name".into()));
+        }
+        c.dnsmasq = d;
+    }
+    if let Some(m) = n.max_directory {
+        if m == 0 {
+            return Err(bad("max_directory", "must be at least 1".into()));
+        }
+        c.max_directory = m;
+    }
+    if c.lan.is_some() && c.tun.is_none() {
+        return Err(bad("lan", "serving a LAN needs the tun interface".into()));
+    }
+    Ok(c)
 }
 
 /// A bandwidth as batctl's `gw_mode server` takes it: `DOWN[/UP]`, each a
@@ -195,12 +325,23 @@ fn validate(f: File, origin: &str) -> Result<Config, String> {
     }
     bc.validate()
         .map_err(|e| format!("{origin}: [batman] {e}"))?;
+    let node = f.node.map(|n| validate_node(n, origin)).transpose()?;
+    if let Some(n) = &node {
+        for name in n.tun.iter().chain(n.lan.iter()) {
+            if m.interfaces.contains(name) || soft_interface.as_ref() == Some(name) {
+                return Err(format!(
+                    "{origin}: [node] {name:?} is also a mesh or soft interface"
+                ));
+            }
+        }
+    }
     Ok(Config {
         interfaces: m.interfaces,
         soft_interface,
         log,
         batman: bc,
         gateway,
+        node,
     })
 }
 
@@ -237,6 +378,46 @@ mod tests {
         .unwrap();
         assert_eq!(c.soft_interface, None);
         assert_eq!(c.gateway, None);
+        assert_eq!(c.node, None);
+    }
+
+    #[test]
+    fn node_section_defaults_and_errors() {
+        let c = parse("[mesh]\ninterfaces = [\"eth1\"]\n[node]\n", "t").unwrap();
+        let n = c.node.unwrap();
+        assert_eq!(n, NodeConfig::with_state_dir("/etc/meshd"));
+        assert_eq!(n.tun.as_deref(), Some("mesh0"));
+        assert_eq!(n.dns, Some("127.0.0.1:5353".parse().unwrap()));
+        let c = parse(
+            "[mesh]\ninterfaces = [\"eth1\"]\n[node]\nstate_dir = \"/var/lib/m\"\nname = \"alice\"\nipv4_pool = \"172.16.0.0/12\"\nlan = \"br-lan\"\ndns = \"\"\n",
+            "t",
+        )
+        .unwrap();
+        let n = c.node.unwrap();
+        assert_eq!(n.state_dir, std::path::PathBuf::from("/var/lib/m"));
+        assert_eq!(n.name, "alice");
+        assert_eq!(n.pool, parse_pool("172.16.0.0/12").unwrap());
+        assert_eq!(n.lan.as_deref(), Some("br-lan"));
+        assert_eq!(n.dns, None);
+        for (body, want) in [
+            ("name = \"Alice\"", "[node] name"),
+            ("ipv4_pool = \"10.1.0.0/8\"", "host bits"),
+            ("ipv4_pool = \"10.0.0.0/25\"", "between 1 and 24"),
+            ("state_dir = \"rel\"", "absolute"),
+            ("tun = \"a/b\"", "not an interface name"),
+            ("tun = \"\"\nlan = \"br-lan\"", "needs the tun"),
+            ("tun = \"eth1\"", "also a mesh"),
+            ("dns = \"localhost\"", "ADDRESS:PORT"),
+            ("max_directory = 0", "at least 1"),
+            ("bogus = 1", "bogus"),
+        ] {
+            let e = parse(
+                &format!("[mesh]\ninterfaces = [\"eth1\"]\n[node]\n{body}\n"),
+                "f",
+            )
+            .unwrap_err();
+            assert!(e.contains(want), "{body}: {e}");
+        }
     }
 
     #[test]

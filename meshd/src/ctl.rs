@@ -5,7 +5,8 @@
 //! `{"ok":false,"error":"..."}`. Verbs: `o` originators, `n` neighbours,
 //! `s` statistics, `tl` local and `tg` global translation table, `gwl`
 //! gateways, `if` interfaces (`"op":"add"|"del","name":IF` to change
-//! them), `ping`/`tr` one batman ICMP echo (`"dst"`, `"seq"`, `"ttl"`).
+//! them), `ping`/`tr` one batman ICMP echo (`"dst"`, `"seq"`, `"ttl"`),
+//! `id` this node's identity and addresses, `dir` the verified directory.
 //! `meshctl` prints batctl's column layouts, or the JSON itself with `-j`;
 //! `ping` and `tr` repeat requests, `td` captures frames itself.
 
@@ -101,16 +102,7 @@ pub fn answer<R: RngCore>(
             }
         }
         "s" => {
-            // Debug output of the counters is `Stats { a: 1, b: 2, ... }`.
-            let text = format!("{:?} {:?}", node.stats(), node.tt_stats());
-            for part in text.split(['{', '}', ',']) {
-                if let Some((k, v)) = part.split_once(':') {
-                    let (k, v) = (k.trim(), v.trim());
-                    if !k.is_empty() && v.chars().all(|c| c.is_ascii_digit()) {
-                        rows.push(format!("{{\"counter\":{},\"value\":{v}}}", js(k)));
-                    }
-                }
-            }
+            rows = counter_rows(&format!("{:?} {:?}", node.stats(), node.tt_stats()), "");
         }
         "tl" => {
             for (mac, vid, announced) in node.tt_local() {
@@ -154,6 +146,33 @@ pub fn answer<R: RngCore>(
         }
     }
     format!("{{\"ok\":true,\"rows\":[{}]}}", rows.join(","))
+}
+
+/// `s` rows from counters' Debug output (`Stats { a: 1, b: 2, ... }`),
+/// each name prefixed with `prefix`.
+pub fn counter_rows(text: &str, prefix: &str) -> Vec<String> {
+    let mut rows = Vec::new();
+    for part in text.split(['{', '}', ',']) {
+        if let Some((k, v)) = part.split_once(':') {
+            let (k, v) = (k.trim(), v.trim());
+            if !k.is_empty() && v.chars().all(|c| c.is_ascii_digit()) {
+                rows.push(format!(
+                    "{{\"counter\":{},\"value\":{v}}}",
+                    js(&format!("{prefix}{k}"))
+                ));
+            }
+        }
+    }
+    rows
+}
+
+/// Lower-case hex of `b`.
+pub fn hex(b: &[u8]) -> String {
+    b.iter()
+        .fold(String::with_capacity(b.len() * 2), |mut s, x| {
+            let _ = write!(s, "{x:02x}");
+            s
+        })
 }
 
 /// Pull the value of `key` out of a flat JSON object (our own rows).
@@ -292,6 +311,62 @@ pub fn render(cmd: &str, answer: &str) -> String {
                 let _ = writeln!(o, "{}: {}", field(r, "iface"), field(r, "status"));
             }
         }
+        "id" => {
+            for r in rs {
+                let alias = field(r, "alias");
+                let _ = writeln!(o, "node id:    {}", field(r, "node_id"));
+                let _ = writeln!(
+                    o,
+                    "name:       {}{}",
+                    field(r, "name"),
+                    if alias.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({alias}.mesh)")
+                    }
+                );
+                let _ = writeln!(o, "address:    {}", field(r, "address"));
+                let _ = writeln!(o, "lan:        {}/64", field(r, "lan"));
+                let _ = writeln!(
+                    o,
+                    "ipv4:       {}/24 (attempt {})",
+                    field(r, "ipv4"),
+                    field(r, "ipv4_attempt")
+                );
+                let _ = writeln!(o, "originator: {}", field(r, "orig"));
+                let _ = writeln!(
+                    o,
+                    "onion key:  {} (until {})",
+                    field(r, "onion_key"),
+                    field(r, "onion_until")
+                );
+                let _ = writeln!(o, "seqno:      {}", field(r, "seqno"));
+            }
+        }
+        "dir" => {
+            let _ = writeln!(
+                o,
+                "   Name                   Address                                  IPv4            Originator         last-seen"
+            );
+            for r in rs {
+                let alias = field(r, "alias");
+                let secs = field(r, "last_seen_ms").parse::<f64>().unwrap_or(0.0) / 1000.0;
+                let _ = writeln!(
+                    o,
+                    " * {:<22} {:<40} {:<15} {} {:7.3}s{}",
+                    field(r, "name"),
+                    field(r, "address"),
+                    field(r, "ipv4"),
+                    field(r, "orig"),
+                    secs,
+                    if alias.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  {alias}.mesh")
+                    }
+                );
+            }
+        }
         _ => o.push_str(answer),
     }
     o
@@ -344,6 +419,7 @@ pub fn meshctl(args: &[String]) -> Result<String, String> {
         Some("transglobal") => "tg".to_string(),
         Some("gateways") => "gwl".to_string(),
         Some("interface") => "if".to_string(),
+        Some("directory") => "dir".to_string(),
         Some(v) => v.to_string(),
         None => return Err(USAGE.into()),
     };
@@ -354,7 +430,7 @@ pub fn meshctl(args: &[String]) -> Result<String, String> {
     Ok(if json { line } else { render(&verb, &line) })
 }
 
-const USAGE: &str = "usage: meshctl [-s SOCKET] [-j] o|n|s|tl|tg|gwl|if [add|del IF]|ping [-c N] MAC|tr MAC|td IF [-c N]";
+const USAGE: &str = "usage: meshctl [-s SOCKET] [-j] o|n|s|tl|tg|gwl|id|dir|if [add|del IF]|ping [-c N] MAC|tr MAC|td IF [-c N]";
 
 /// One request, one answer line.
 fn request(socket: &str, line: &str) -> Result<String, String> {

@@ -171,6 +171,8 @@ struct Daemon {
     pings: Vec<PendingPing>,
     next_uid: u8,
     cfg: crate::config::Config,
+    /// The node layer ([node] configured): identity and directory.
+    ident: Option<crate::ident::Ident>,
 }
 
 async fn main_loop(opts: Options) -> io::Result<()> {
@@ -206,6 +208,27 @@ async fn main_loop(opts: Options) -> io::Result<()> {
         }
         None => None,
     };
+    let ident = match &cfg.node {
+        Some(n) => {
+            let dc = onion::directory::DirConfig {
+                max_entries: n.max_directory,
+                ..Default::default()
+            };
+            let id = crate::ident::Ident::load(&n.state_dir, &n.name, n.pool, dc, cfg.log)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            if cfg.log >= LogLevel::Info {
+                eprintln!(
+                    "meshd: node {} address {} lan {}/64 ipv4 {}/24",
+                    id.key_name(),
+                    id.node_address(),
+                    id.lan_prefix(),
+                    id.ipv4_net()
+                );
+            }
+            Some(id)
+        }
+        None => None,
+    };
     let mut crx = serve_control(&opts.socket)?;
     let mut d = Daemon {
         node,
@@ -214,7 +237,9 @@ async fn main_loop(opts: Options) -> io::Result<()> {
         pings: Vec::new(),
         next_uid: 0,
         cfg,
+        ident,
     };
+    d.node_tick(clock());
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut usr1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())?;
@@ -260,6 +285,7 @@ async fn main_loop(opts: Options) -> io::Result<()> {
             }
             _ = link_poll.tick() => {
                 d.expire_pings();
+                d.node_tick(clock());
                 d.ifaces.reconcile(&mut d.node, clock(), d.cfg.log);
             }
             _ = carrier_poll.tick() => d.ifaces.poll_carrier(&mut d.node, clock(), d.cfg.log),
@@ -289,6 +315,45 @@ fn soft_mac(orig: Mac) -> Mac {
     }
     let b = h.to_be_bytes();
     Mac([(b[0] & 0xfc) | 0x02, b[1], b[2], b[3], b[4], b[5]])
+}
+
+/// `id` and `dir` answers from the node layer.
+fn node_answer(id: &crate::ident::Ident, cmd: &str, orig: Option<Mac>, now: Instant) -> String {
+    use crate::ctl::{hex, js};
+    let mut rows = Vec::new();
+    if cmd == "id" {
+        let keys = id.onion_keys();
+        rows.push(format!(
+            "{{\"node_id\":{},\"name\":{},\"alias\":{},\"address\":{},\"lan\":{},\"ipv4\":{},\"ipv4_attempt\":{},\"orig\":{},\"onion_key\":{},\"onion_until\":{},\"seqno\":{}}}",
+            js(&hex(&id.node_id())),
+            js(&id.key_name()),
+            js(id.name()),
+            js(&id.node_address().to_string()),
+            js(&id.lan_prefix().to_string()),
+            js(&id.ipv4_net().to_string()),
+            id.ipv4_attempt(),
+            js(&orig.unwrap_or(Mac::ZERO).to_string()),
+            js(&hex(&keys[0].public())),
+            keys[0].valid_until,
+            id.seqno()
+        ));
+    } else {
+        for e in id.directory.entries() {
+            rows.push(format!(
+                "{{\"node_id\":{},\"name\":{},\"alias\":{},\"address\":{},\"lan\":{},\"ipv4\":{},\"orig\":{},\"seqno\":{},\"last_seen_ms\":{}}}",
+                js(&hex(&e.ann.node)),
+                js(&e.key_name),
+                js(&e.ann.name),
+                js(&e.node_addr.to_string()),
+                js(&e.lan_prefix.to_string()),
+                js(&e.ipv4.map_or(String::new(), |a| a.to_string())),
+                js(&Mac(e.ann.orig).to_string()),
+                e.ann.seqno,
+                now.as_millis().saturating_sub(e.last_seen_ms)
+            ));
+        }
+    }
+    format!("{{\"ok\":true,\"rows\":[{}]}}", rows.join(","))
 }
 
 /// Longest control request line accepted, in bytes.
@@ -450,6 +515,24 @@ impl Daemon {
                     }
                 }
             }
+            "id" | "dir" => match &self.ident {
+                None => error_json(
+                    "no node layer: configure a [node] section or start with --state-dir",
+                ),
+                Some(id) => node_answer(id, &cmd, self.node.primary_mac(), now),
+            },
+            "s" => {
+                let mut a = crate::ctl::answer(&self.node, &cmd, &|id| self.ifaces.name_of(id));
+                if let Some(id) = &self.ident {
+                    let extra =
+                        crate::ctl::counter_rows(&format!("{:?}", id.directory.stats()), "dir_");
+                    if let Some(at) = a.rfind("]}") {
+                        let sep = if a[..at].ends_with('[') { "" } else { "," };
+                        a.insert_str(at, &format!("{sep}{}", extra.join(",")));
+                    }
+                }
+                a
+            }
             _ => crate::ctl::answer(&self.node, &cmd, &|id| self.ifaces.name_of(id)),
         };
         let _ = reply.send(answer);
@@ -489,16 +572,76 @@ impl Daemon {
         }
     }
 
+    /// The node layer's second: key rotation, directory expiry, claim
+    /// changes; a new announcement goes into the OGMs at once.
+    fn node_tick(&mut self, now: Instant) {
+        let Some(id) = self.ident.as_mut() else {
+            return;
+        };
+        match id.tick(now.as_millis(), self.node.primary_mac()) {
+            Ok(true) => {
+                if let Err(e) = self.node.set_ogm_tvlvs(id.ogm_tvlvs()) {
+                    eprintln!("meshd: announcement not set: {e}");
+                }
+            }
+            Ok(false) => {}
+            Err(e) => eprintln!("meshd: {e}"),
+        }
+    }
+
+    /// TVLVs of other originators for the node layer.
+    fn on_tvlv(&mut self, orig: Mac, unicast: bool, data: &[u8]) {
+        let Some(id) = self.ident.as_mut() else {
+            return;
+        };
+        let now = self.node.now();
+        let (sends, changed) = id.on_tvlv(now.as_millis(), orig, unicast, data);
+        for (to, area) in sends {
+            if let Err(e) = self.node.send_unicast_tvlv(now, to, &area) {
+                if self.cfg.log >= LogLevel::Debug {
+                    eprintln!("meshd: directory message to {to} not sent: {e}");
+                }
+            }
+        }
+        if changed {
+            if let Err(e) = self.node.set_ogm_tvlvs(id.ogm_tvlvs()) {
+                eprintln!("meshd: announcement not set: {e}");
+            }
+        }
+    }
+
     /// Send what the core queued and act on its events.
     fn flush(&mut self) {
         let log = self.cfg.log;
-        for r in flush(&mut self.node, &self.ifaces, self.tap.as_deref(), log) {
+        // Node-layer answers queue more frames: a second round sends them.
+        for _ in 0..2 {
+            let events = flush(&mut self.node, &self.ifaces, self.tap.as_deref(), log);
+            if events.is_empty() {
+                break;
+            }
+            for e in events {
+                match e {
+                    Event::Icmp(r) => self.icmp_answer(r),
+                    Event::Tvlv {
+                        orig,
+                        unicast,
+                        data,
+                    } => self.on_tvlv(orig, unicast, &data),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// A batman ICMP answer for a control-socket ping.
+    fn icmp_answer(&mut self, r: batman::IcmpReply) {
+        {
             let Some(i) = self
                 .pings
                 .iter()
                 .position(|p| p.0 == r.uid && p.1 == r.seqno)
             else {
-                continue;
+                return;
             };
             let (_, _, sent, reply) = self.pings.swap_remove(i);
             let _ = reply.send(format!(
@@ -514,13 +657,13 @@ impl Daemon {
 }
 
 /// Send what the core queued and act on its events; ICMP answers to our
-/// own requests are returned for the control socket.
+/// own requests and TVLVs for the node layer are returned.
 fn flush(
     node: &mut Node<Rng>,
     ifaces: &Ifaces,
     tap: Option<&AsyncFd<Tap>>,
     log: LogLevel,
-) -> Vec<batman::IcmpReply> {
+) -> Vec<Event> {
     let mut icmp = Vec::new();
     while let Some(t) = node.poll_transmit() {
         let Some(h) = ifaces.by_id(t.iface) else {
@@ -539,8 +682,8 @@ fn flush(
     }
     while let Some(e) = node.poll_event() {
         // Frames and ICMP answers are handled at every log level.
-        if let Event::Icmp(r) = e {
-            icmp.push(r);
+        if matches!(e, Event::Icmp(_) | Event::Tvlv { .. }) {
+            icmp.push(e);
             continue;
         }
         if let Event::Deliver { frame, .. } = &e {

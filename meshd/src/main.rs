@@ -45,6 +45,12 @@ usage:
                        translation table, or are flooded; -g announces an
                        uplink as a gateway (e.g. 10mbit/2mbit);
                        SIGUSR1 prints the originator table, SIGTERM stops
+     [--state-dir DIR] [--name NAME] [--tun mesh0] [--lan IF] [--dns ADDR:PORT]
+     [--ipv4-pool 10.0.0.0/8] [--dnsmasq PROGRAM]
+                       the node layer (as a [node] section): keys in DIR
+                       (created on first start), key-derived addresses on
+                       the tun, RA and DHCP for the LAN interface IF by a
+                       dnsmasq meshd runs, .mesh names answered at ADDR:PORT
   meshd ctl [-s SOCKET] [-j] VERB
                        ask the running daemon (also as `meshctl`, a link to
                        this binary), batctl's layouts or JSON with -j:
@@ -150,6 +156,8 @@ fn parse_daemon(args: &[String]) -> Result<daemon::Options, String> {
     let mut tap = None;
     let mut path = None;
     let mut gateway = None;
+    let mut state_dir: Option<String> = None;
+    let mut node_opts: Vec<(String, String)> = Vec::new();
     let mut socket = std::path::PathBuf::from(ctl::DEFAULT_SOCKET);
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -171,9 +179,64 @@ fn parse_daemon(args: &[String]) -> Result<daemon::Options, String> {
                     .ok_or("--gateway needs a bandwidth (e.g. 10mbit/2mbit)")?;
                 gateway = Some(config::parse_bandwidth(bw).map_err(|e| format!("--gateway: {e}"))?)
             }
+            "--state-dir" => {
+                state_dir = Some(it.next().ok_or("--state-dir needs a directory")?.clone())
+            }
+            "--name" | "--tun" | "--lan" | "--dns" | "--ipv4-pool" | "--dnsmasq" => {
+                let v = it.next().ok_or(format!("{a} needs a value"))?;
+                node_opts.push((a[2..].to_string(), v.clone()));
+            }
             o => return Err(format!("unknown option {o:?}")),
         }
     }
+    // --state-dir and its companions: the [node] section from the command
+    // line (over the file's, when there is one).
+    let node_from_args =
+        |base: Option<config::NodeConfig>| -> Result<Option<config::NodeConfig>, String> {
+            if state_dir.is_none() && node_opts.is_empty() {
+                return Ok(base);
+            }
+            let mut n = match (base, &state_dir) {
+            (_, Some(d)) => config::NodeConfig::with_state_dir(d),
+            (Some(b), None) => b,
+            (None, None) => return Err("--name, --tun, --lan, --dns, --ipv4-pool and --dnsmasq need --state-dir (or a [node] section)".into()),
+        };
+            if !n.state_dir.is_absolute() {
+                return Err("--state-dir must be an absolute path".into());
+            }
+            for (k, v) in &node_opts {
+                let opt = |v: &str| (!v.is_empty()).then(|| v.to_string());
+                match k.as_str() {
+                    "name" => {
+                        if !onion::announce::valid_name(v) {
+                            return Err(format!(
+                                "--name {v:?}: 1-32 characters of a-z, 0-9 and '-'"
+                            ));
+                        }
+                        n.name = v.clone()
+                    }
+                    "tun" => n.tun = opt(v),
+                    "lan" => n.lan = opt(v),
+                    "dns" => {
+                        n.dns = match opt(v) {
+                            None => None,
+                            Some(a) => Some(
+                                a.parse()
+                                    .map_err(|_| format!("--dns {a:?}: not ADDRESS:PORT"))?,
+                            ),
+                        }
+                    }
+                    "ipv4-pool" => {
+                        n.pool = config::parse_pool(v).map_err(|e| format!("--ipv4-pool: {e}"))?
+                    }
+                    _ => n.dnsmasq = v.clone(),
+                }
+            }
+            if n.lan.is_some() && n.tun.is_none() {
+                return Err("--lan needs the tun interface".into());
+            }
+            Ok(Some(n))
+        };
     if ifaces.is_empty() {
         // The config file: --config, or the default location.
         let path = path.unwrap_or_else(|| std::path::PathBuf::from(config::DEFAULT_PATH));
@@ -187,6 +250,7 @@ fn parse_daemon(args: &[String]) -> Result<daemon::Options, String> {
         if gateway.is_some() {
             config.gateway = gateway;
         }
+        config.node = node_from_args(config.node.take())?;
         return Ok(daemon::Options {
             config,
             path: Some(path),
@@ -202,6 +266,7 @@ fn parse_daemon(args: &[String]) -> Result<daemon::Options, String> {
         log: log.unwrap_or(daemon::LogLevel::Info),
         batman: batman::Config::default(),
         gateway,
+        node: node_from_args(None)?,
     };
     Ok(daemon::Options {
         config,

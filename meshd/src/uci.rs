@@ -218,7 +218,11 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<File, String> {
     if meshd_seen.is_none() {
         return Err(format!("{origin}: no `config meshd` section"));
     }
-    Ok(File { mesh, batman })
+    Ok(File {
+        mesh,
+        batman,
+        node: None,
+    })
 }
 
 #[cfg(test)]
