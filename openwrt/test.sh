@@ -238,7 +238,7 @@ mkroot() {
 			option mode 'mesh'
 			option mesh_id 'meshd'
 			option mesh_fwding '0'
-			option ifname 'mesh0'
+			option ifname 'wlmesh0'
 			option network 'meshd_mesh'
 	EOF
 	cat >>"$d/etc/network" <<-'EOF'
@@ -273,7 +273,7 @@ run_init() {
 for sh in "${SHELLS[@]}"; do
 	s=${sh%% *}
 	D=$T/init-$s
-	mkroot "$D" "$FILES/meshd.config" mesh0
+	mkroot "$D" "$FILES/meshd.config" wlmesh0
 	# shellcheck disable=SC2086
 	defaults=$($sh -c '. "$1"; echo "$USE_PROCD $START $STOP $PROG $CONF $SOCK"' sh "$FILES/meshd.init")
 	same "$defaults" "1 60 10 /usr/sbin/meshd /etc/config/meshd /var/run/meshd.sock" \
@@ -293,10 +293,10 @@ for sh in "${SHELLS[@]}"; do
 			trigger interface meshd_mesh reload
 			service close
 		EOF
-	)" "[$s] start, default config: PROG daemon --config CONF -s SOCK, respawn, stdout/stderr to logd, reload trigger meshd, interface trigger meshd_mesh (mesh0's netifd interface)"
+	)" "[$s] start, default config: PROG daemon --config CONF -s SOCK, respawn, stdout/stderr to logd, reload trigger meshd, interface trigger meshd_mesh (wlmesh0's netifd interface)"
 
 	# Wired and Wi-Fi, gateway, lan_bridge 'br-lan'.
-	mkroot "$D" "$OW/test/uci/good-wired-gateway.uci" eth1 mesh0
+	mkroot "$D" "$OW/test/uci/good-wired-gateway.uci" eth1 wlmesh0
 	run_init "$D" "$sh" start
 	c=$D/calls
 	expect "[$s] two mesh interfaces: interface triggers for meshd_eth1 and meshd_mesh" \
@@ -342,7 +342,7 @@ for sh in "${SHELLS[@]}"; do
 			awk "/name .br-lan./,/^\$/" "$2" | grep -qx "	list ports .mesh-lan."' sh "$c" "$D/etc/network"
 
 	# enabled '0'
-	mkroot "$D" "$OW/test/uci/good-disabled.uci" mesh0
+	mkroot "$D" "$OW/test/uci/good-disabled.uci" wlmesh0
 	run_init "$D" "$sh" start
 	expect "[$s] enabled '0': no instance, said, reload trigger still there" \
 		sh -c '! grep -q "instance open" "$1" && grep -q "not started: option enabled .0." "$1" &&
@@ -352,24 +352,24 @@ for sh in "${SHELLS[@]}"; do
 	mkroot "$D" "$FILES/meshd.config"
 	run_init "$D" "$sh" start
 	expect "[$s] no mesh interface yet: no instance, 'waiting' logged, interface trigger set" \
-		sh -c '! grep -q "instance open" "$1" && grep -q "waiting: none of the mesh interfaces (mesh0)" "$1" &&
+		sh -c '! grep -q "instance open" "$1" && grep -q "waiting: none of the mesh interfaces (wlmesh0)" "$1" &&
 			grep -qx "trigger interface meshd_mesh reload" "$1"' sh "$c"
 	RUNNING=1 run_init "$D" "$sh" start
 	expect "[$s] no mesh interface but meshd running: instance kept" grep -qx "instance open" "$c"
-	rm -rf "$D/sys/mesh0"
-	APPEAR=$D/sys/mesh0 run_init "$D" "$sh" start
-	expect "[$s] mesh0 appears between start_service and the triggers: started at once by service_started" \
+	rm -rf "$D/sys/wlmesh0"
+	APPEAR=$D/sys/wlmesh0 run_init "$D" "$sh" start
+	expect "[$s] wlmesh0 appears between start_service and the triggers: started at once by service_started" \
 		sh -c '[ "$(grep -c "service open" "$1")" = 2 ] && [ "$(grep -c "instance open" "$1")" = 1 ] &&
 			grep -q "appeared meanwhile" "$1"' sh "$c"
 
 	# A broken file at start.
-	mkroot "$D" "$OW/test/uci/bad-unknown-option.uci" mesh0
+	mkroot "$D" "$OW/test/uci/bad-unknown-option.uci" wlmesh0
 	run_init "$D" "$sh" start
 	expect "[$s] start with a broken file: error with the line logged, no instance" \
 		sh -c '! grep -q "instance open" "$1" && grep -q "log meshd daemon.err: not started: .*line 4" "$1"' sh "$c"
 
 	# reload
-	mkroot "$D" "$FILES/meshd.config" mesh0
+	mkroot "$D" "$FILES/meshd.config" wlmesh0
 	RUNNING=1 run_init "$D" "$sh" reload
 	expect "[$s] reload, running, good file: same instance re-sent, then SIGHUP" \
 		sh -c 'grep -qx "instance open" "$1" && [ "$(tail -n1 "$1")" = "signal meshd||HUP" ] &&
@@ -440,10 +440,10 @@ for sh in "${SHELLS[@]}"; do
 	run_fb "$D" "$sh"
 	expect "[$s] single radio: status 0 and the script deleted" \
 		sh -c '[ "$(cat "$1/status")" = 0 ] && [ ! -e "$1/etc/uci-defaults/90-meshd" ]' sh "$D"
-	expect "[$s] single radio: 802.11s mesh point on radio0 (mesh, mesh_id, mesh_fwding 0, mesh0, meshd_mesh, open)" \
+	expect "[$s] single radio: 802.11s mesh point on radio0 (mesh, mesh_id, mesh_fwding 0, wlmesh0, meshd_mesh, open)" \
 		all_uis "$E" wireless.meshd_mesh=wifi-iface wireless.meshd_mesh.device=radio0 \
 		wireless.meshd_mesh.mode=mesh wireless.meshd_mesh.mesh_id=meshd wireless.meshd_mesh.mesh_fwding=0 \
-		wireless.meshd_mesh.ifname=mesh0 wireless.meshd_mesh.network=meshd_mesh \
+		wireless.meshd_mesh.ifname=wlmesh0 wireless.meshd_mesh.network=meshd_mesh \
 		wireless.meshd_mesh.encryption=none "wireless.meshd_mesh.key=<unset>"
 	expect "[$s] single radio: radio0 on channel 11, enabled; OpenWrt's open AP stays off" \
 		all_uis "$E" wireless.radio0.channel=11 wireless.radio0.disabled=0 wireless.radio0.htmode=HT20 \
@@ -451,15 +451,15 @@ for sh in "${SHELLS[@]}"; do
 	expect "[$s] single radio: network.meshd_mesh proto none, mtu 1532, no device (the wifi-iface joins it)" \
 		all_uis "$E" network.meshd_mesh=interface network.meshd_mesh.proto=none network.meshd_mesh.mtu=1532 \
 		"network.meshd_mesh.device=<unset>"
-	expect "[$s] single radio: meshd's interface list is mesh0 (once); LAN bridge untouched" \
-		all_uis "$E" "meshd.main.interface=mesh0" "network.@device[0].ports=lan1 lan2 lan3 lan4"
+	expect "[$s] single radio: meshd's interface list is wlmesh0 (once); LAN bridge untouched" \
+		all_uis "$E" "meshd.main.interface=wlmesh0" "network.@device[0].ports=lan1 lan2 lan3 lan4"
 	expect "[$s] single radio: committed (in the files, nothing staged); meshd's file untouched" \
 		sh -c '{ [ ! -d "$1/.staged" ] || [ -z "$(ls "$1/.staged")" ]; } &&
 			grep -qx "config wifi-iface .meshd_mesh." "$1/wireless" && grep -qx "config interface .meshd_mesh." "$1/network" &&
 			cmp "$1/meshd" "$2"' sh "$E" "$FILES/meshd.config"
 	expect "[$s] single radio: the result still passes meshd check" "$CHECK" check --config "$E/meshd"
-	# The init script on the result: mesh0's interface is meshd_mesh.
-	mkdir -p "$D/sys/mesh0"
+	# The init script on the result: wlmesh0's interface is meshd_mesh.
+	mkdir -p "$D/sys/wlmesh0"
 	run_init "$D" "$sh" start
 	expect "[$s] single radio, then start: interface trigger meshd_mesh" \
 		grep -qx "trigger interface meshd_mesh reload" "$D/calls"
@@ -515,7 +515,7 @@ for sh in "${SHELLS[@]}"; do
 	expect "[$s] wired port lan4: out of br-lan, network.meshd_lan4 (proto none, device lan4, mtu 1532), in meshd's list" \
 		all_uis "$E" "network.@device[0].ports=lan1 lan2 lan3" network.meshd_lan4=interface \
 		network.meshd_lan4.proto=none network.meshd_lan4.device=lan4 network.meshd_lan4.mtu=1532 \
-		"meshd.main.interface=mesh0 lan4"
+		"meshd.main.interface=wlmesh0 lan4"
 	expect "[$s] wired port: the result passes meshd check" "$CHECK" check --config "$E/meshd"
 
 	# Wi-Fi mesh off in the config; a band no radio has.

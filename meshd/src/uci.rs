@@ -5,7 +5,7 @@
 //! ```text
 //! config meshd 'main'
 //!         option enabled '1'            # init script only
-//!         list interface 'mesh0'        # mesh interfaces, one or more
+//!         list interface 'wlmesh0'        # mesh interfaces, one or more
 //!         option soft_interface 'bat0'  # 'none' = routing only
 //!         option log 'info'
 //!         option gateway '10mbit/2mbit'
@@ -234,7 +234,7 @@ mod tests {
 # meshd on a router
 config meshd 'main'
 \toption enabled '1'
-\tlist interface 'mesh0'
+\tlist interface 'wlmesh0'
 \tlist interface \"lan 2\"   # quoted, with a space: refused later as a name
 \toption soft_interface 'bat0'
 \toption log 'debug'
@@ -276,7 +276,7 @@ config batman
             Some("bat0")
         );
         let f = parse(GOOD, "/etc/config/meshd").unwrap();
-        assert_eq!(f.mesh.interfaces, vec!["mesh0", "lan 2"]);
+        assert_eq!(f.mesh.interfaces, vec!["wlmesh0", "lan 2"]);
         assert_eq!(f.mesh.log, "debug");
         assert_eq!(f.batman.orig_interval_ms, Some(500));
         assert_eq!(f.batman.aggregation, Some(false));
@@ -285,7 +285,7 @@ config batman
         assert!(e.contains("not an interface name"), "{e}");
         let ok = GOOD.replace("\tlist interface \"lan 2\"", "\tlist interface 'eth1.3'");
         let c = config::parse(&ok, "/etc/config/meshd").unwrap();
-        assert_eq!(c.interfaces, vec!["mesh0", "eth1.3"]);
+        assert_eq!(c.interfaces, vec!["wlmesh0", "eth1.3"]);
         assert_eq!(c.soft_interface.as_deref(), Some("bat0"));
         assert_eq!(c.batman.orig_interval.as_millis(), 500);
         assert!(c.gateway.is_some());

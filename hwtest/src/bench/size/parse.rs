@@ -442,7 +442,7 @@ Note: numbers above are a result of guesswork. They are not 100% correct and nev
         assert_eq!(parse_mac("02:ba:7a:00:0f:ff:00"), None);
         assert_eq!(parse_mac("2:ba:7a:00:0f:ff"), None);
         assert_eq!(
-            ip_br_mac("mesh0@if2        UP             02:ba:7a:00:0f:ff <BROADCAST,MULTICAST,UP,LOWER_UP>\n"),
+            ip_br_mac("wlmesh0@if2        UP             02:ba:7a:00:0f:ff <BROADCAST,MULTICAST,UP,LOWER_UP>\n"),
             Some(m)
         );
         assert_eq!(hex(&[0, 0xab, 0x10]), "00ab10");

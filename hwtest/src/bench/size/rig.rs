@@ -3,8 +3,8 @@
 //! between them.
 //!
 //! ```text
-//!   [mt<pid>-n-szm]  meshd -i mesh0 -t bat0     (the node under test)
-//!          mesh0 ==veth, MTU 1532== flood0
+//!   [mt<pid>-n-szm]  meshd -i wlmesh0 -t bat0     (the node under test)
+//!          wlmesh0 ==veth, MTU 1532== flood0
 //!   [mt<pid>-n-szf]  python3 raw-socket shim <-> hwtest (stdin/stdout, hex)
 //! ```
 //!
@@ -131,10 +131,10 @@ pub fn run_once(
 ) -> io::Result<RunResult> {
     let ns_node = Netns::new("szm")?;
     let ns_flood = Netns::new("szf")?;
-    veth(&ns_node, "mesh0", &ns_flood, "flood0", 1532)?;
-    let mac_out = ns_node.ip(&["-br", "link", "show", "mesh0"])?;
+    veth(&ns_node, "wlmesh0", &ns_flood, "flood0", 1532)?;
+    let mac_out = ns_node.ip(&["-br", "link", "show", "wlmesh0"])?;
     let node_mac = parse::ip_br_mac(&String::from_utf8_lossy(&mac_out.stdout))
-        .ok_or_else(|| other("no MAC on mesh0"))?;
+        .ok_or_else(|| other("no MAC on wlmesh0"))?;
 
     // The shim first, so that meshd's first OGMs are answered.
     let shim_log = work.join(format!("{tag}-shim.log"));
@@ -222,7 +222,7 @@ pub fn run_once(
         &[
             "daemon",
             "-i",
-            "mesh0",
+            "wlmesh0",
             "-t",
             "bat0",
             "-s",
