@@ -83,8 +83,6 @@ pub struct Config {
 
 /// Default L3 interface.
 pub const DEFAULT_TUN: &str = "mesh0";
-/// Default address of the `.mesh` DNS responder.
-pub const DEFAULT_DNS: &str = "127.0.0.1:5353";
 
 /// The validated `[node]` section.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +112,7 @@ impl NodeConfig {
             pool: onion::addr::Pool::DEFAULT,
             tun: Some(DEFAULT_TUN.into()),
             lan: None,
-            dns: Some(DEFAULT_DNS.parse().expect("valid default")),
+            dns: Some(crate::dns::DEFAULT_LISTEN),
             dnsmasq: "dnsmasq".into(),
             max_directory: onion::directory::DEFAULT_MAX_ENTRIES,
         }

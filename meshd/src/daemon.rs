@@ -258,6 +258,22 @@ async fn main_loop(opts: Options) -> io::Result<()> {
         }
         Err(e) => eprintln!("meshd: no netlink link events ({e}); reading links once a second"),
     }
+    // The `.mesh` responder (dnsmasq forwards the zone to it).
+    let dns = match d.cfg.node.as_ref().and_then(|n| n.dns) {
+        Some(at) => {
+            let s = std::net::UdpSocket::bind(at)
+                .and_then(|s| {
+                    s.set_nonblocking(true)?;
+                    tokio::net::UdpSocket::from_std(s)
+                })
+                .map_err(|e| {
+                    io::Error::new(e.kind(), format!(".mesh DNS responder on {at}: {e}"))
+                })?;
+            Some(s)
+        }
+        None => None,
+    };
+    let mut dns_buf = vec![0u8; 1500];
     let mut link_poll = tokio::time::interval(Duration::from_secs(1));
     let mut carrier_poll = tokio::time::interval(crate::ifaces::CARRIER_POLL);
     carrier_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -290,6 +306,16 @@ async fn main_loop(opts: Options) -> io::Result<()> {
             }
             _ = carrier_poll.tick() => d.ifaces.poll_carrier(&mut d.node, clock(), d.cfg.log),
             Some((line, reply)) = crx.recv() => d.control(&line, reply, clock()),
+            Ok((n, from)) = async {
+                match &dns {
+                    Some(s) => s.recv_from(&mut dns_buf).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                if let (Some(s), Some(answer)) = (&dns, d.dns_answer(&dns_buf[..n])) {
+                    let _ = s.try_send_to(&answer, from);
+                }
+            }
             _ = usr1.recv() => print_originators(&d.node),
             _ = hup.recv() => d.reload(opts.path.as_deref(), clock()),
             _ = term.recv() => break,
@@ -587,6 +613,29 @@ impl Daemon {
             Ok(false) => {}
             Err(e) => eprintln!("meshd: {e}"),
         }
+    }
+
+    /// Answer one DNS query for `.mesh` names: ours (key-hash name and
+    /// announced name) and the directory's.
+    fn dns_answer(&self, query: &[u8]) -> Option<Vec<u8>> {
+        let id = self.ident.as_ref()?;
+        let host1 = |net: std::net::Ipv4Addr| std::net::Ipv4Addr::from(u32::from(net) | 1);
+        let lookup = |name: &str| -> Option<crate::dns::Answer> {
+            let ours = name == id.key_name()
+                || (!id.name().is_empty() && name.strip_suffix(".mesh") == Some(id.name()));
+            if ours {
+                return Some(crate::dns::Answer {
+                    v6: vec![id.node_address()],
+                    v4: vec![host1(id.ipv4_net())],
+                });
+            }
+            let e = id.directory.by_name(name)?;
+            Some(crate::dns::Answer {
+                v6: vec![e.node_addr],
+                v4: e.ipv4.map(host1).into_iter().collect(),
+            })
+        };
+        crate::dns::respond(query, &lookup)
     }
 
     /// TVLVs of other originators for the node layer.

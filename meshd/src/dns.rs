@@ -64,8 +64,6 @@ pub const PLAIN_UDP_SIZE: usize = 512;
 pub const HEADER_LEN: usize = 12;
 /// Longest name on the wire, length bytes and the final zero included.
 pub const MAX_NAME_LEN: usize = 255;
-/// Longest label.
-pub const MAX_LABEL_LEN: usize = 63;
 
 /// Record types used here.
 pub mod rtype {
@@ -228,10 +226,6 @@ impl<'a> Header<'a> {
     pub fn opcode(&self) -> u8 {
         ((self.flags() & flag::OPCODE_MASK) >> flag::OPCODE_SHIFT) as u8
     }
-    /// RD: recursion desired (copied into the reply).
-    pub fn recursion_desired(&self) -> bool {
-        self.flags() & flag::RD != 0
-    }
     pub fn qdcount(&self) -> u16 {
         be16(self.buf, field::QDCOUNT)
     }
@@ -279,6 +273,7 @@ impl<'a> Name<'a> {
     }
 
     /// The name as it was on the wire, final zero included.
+    #[cfg(test)]
     pub fn wire(&self) -> &'a [u8] {
         self.wire
     }
@@ -338,6 +333,7 @@ pub struct Edns {
 /// A parsed query: header, its one question, its OPT record if any.
 #[derive(Debug, Clone, Copy)]
 pub struct Query<'a> {
+    #[allow(dead_code)] // the daemon reads only the question and OPT
     pub header: Header<'a>,
     pub question: Question<'a>,
     pub edns: Option<Edns>,

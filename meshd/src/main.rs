@@ -13,7 +13,6 @@
 mod config;
 mod ctl;
 mod daemon;
-#[allow(dead_code)] // wired into the daemon next
 mod dns;
 #[allow(dead_code)] // wired into the daemon next
 mod ident;
