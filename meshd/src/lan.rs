@@ -23,10 +23,10 @@
 //! dnsmasq binds the addresses present when it starts, and serves a
 //! DHCP or RA range only on an interface holding an address inside it.
 //!
-//! Stopping is SIGKILL (`Child::kill`), as meshd allows `unsafe` (and so
-//! kill(2) with another signal) only in `sys`; dnsmasq writes its lease
-//! file on every change, so nothing is lost, and the pid file it leaves is
-//! removed here.
+//! Stopping is SIGTERM, then SIGKILL after [`STOP_WAIT`]
+//! (`sys::child::terminate`); the pid file is removed here either way.
+//! dnsmasq is started with a parent-death signal (`sys::child::die_with_parent`),
+//! so even a `kill -9` of meshd leaves no dnsmasq behind.
 
 use core::fmt;
 use std::fs::File;
@@ -583,7 +583,7 @@ impl Dnsmasq {
         None
     }
 
-    /// Stop supervising and kill dnsmasq (SIGKILL, then reaped, waiting
+    /// Stop supervising and stop dnsmasq (SIGTERM, then SIGKILL; reaped, waiting
     /// at most [`STOP_WAIT`]). Also done on drop.
     pub fn stop(&mut self) {
         self.active = false;
@@ -595,13 +595,21 @@ impl Dnsmasq {
         let Some(mut r) = self.running.take() else {
             return;
         };
-        let _ = r.child.kill();
+        // SIGTERM first (dnsmasq removes its pid file and closes its
+        // sockets), SIGKILL when it does not go within STOP_WAIT.
+        let _ = crate::sys::child::terminate(&r.child);
         let t0 = Instant::now();
+        let mut gone = false;
         while t0.elapsed() < STOP_WAIT {
             if !matches!(r.child.try_wait(), Ok(None)) {
+                gone = true;
                 break;
             }
             std::thread::sleep(Duration::from_millis(5));
+        }
+        if !gone {
+            let _ = r.child.kill();
+            let _ = r.child.wait();
         }
         let _ = std::fs::remove_file(self.plan.pid_path());
     }
@@ -659,6 +667,7 @@ impl Dnsmasq {
             }
             None => Command::new(&self.binary),
         };
+        crate::sys::child::die_with_parent(&mut cmd);
         cmd.arg("--keep-in-foreground")
             .arg(format!("--conf-file={}", conf.display()))
             .stdin(Stdio::null())

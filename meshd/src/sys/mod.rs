@@ -1,6 +1,7 @@
 //! Everything that talks to the kernel. The only place in meshd with
 //! `unsafe`; each block says why it is sound.
 
+pub mod child;
 pub mod link;
 pub mod netlink;
 pub mod packet;
