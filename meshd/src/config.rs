@@ -174,8 +174,11 @@ fn validate_node(n: NodeSection, origin: &str) -> Result<NodeConfig, String> {
         }
     }
     if let Some(d) = n.dnsmasq {
-        if d.is_empty() {
-            return Err(bad("dnsmasq", "empty program name".into()));
+        if d != "dnsmasq" && !d.starts_with('/') {
+            return Err(bad(
+                "dnsmasq",
+                format!("{d:?}: \"dnsmasq\" (found in PATH) or an absolute path"),
+            ));
         }
         c.dnsmasq = d;
     }

@@ -173,6 +173,8 @@ struct Daemon {
     cfg: crate::config::Config,
     /// The node layer ([node] configured): identity and directory.
     ident: Option<crate::ident::Ident>,
+    /// The LAN served ([node] lan).
+    lan: Option<crate::lanside::LanSide>,
 }
 
 async fn main_loop(opts: Options) -> io::Result<()> {
@@ -229,6 +231,15 @@ async fn main_loop(opts: Options) -> io::Result<()> {
         }
         None => None,
     };
+    let lan = match (&cfg.node, &ident) {
+        (Some(n), Some(id)) if n.lan.is_some() => Some(crate::lanside::LanSide::start(
+            n,
+            id,
+            &opts.socket,
+            cfg.log,
+        )?),
+        _ => None,
+    };
     let mut crx = serve_control(&opts.socket)?;
     let mut d = Daemon {
         node,
@@ -238,6 +249,7 @@ async fn main_loop(opts: Options) -> io::Result<()> {
         next_uid: 0,
         cfg,
         ident,
+        lan,
     };
     d.node_tick(clock());
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -612,6 +624,9 @@ impl Daemon {
             }
             Ok(false) => {}
             Err(e) => eprintln!("meshd: {e}"),
+        }
+        if let Some(l) = self.lan.as_mut() {
+            l.tick(id, self.cfg.log);
         }
     }
 

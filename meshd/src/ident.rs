@@ -215,17 +215,11 @@ impl Ident {
     pub fn ipv4_attempt(&self) -> u8 {
         self.state.ipv4_attempt
     }
-    pub fn pool(&self) -> Pool {
-        self.pool
-    }
     /// Our onion keys, current first (for the session layer).
     pub fn onion_keys(&self) -> Vec<OnionKey> {
         std::iter::once(self.onion.clone())
             .chain(self.prev.clone())
             .collect()
-    }
-    pub fn record(&self) -> &[u8] {
-        &self.record
     }
 
     /// Rotate the onion key when due and drop the previous one after its

@@ -14,12 +14,11 @@ mod config;
 mod ctl;
 mod daemon;
 mod dns;
-#[allow(dead_code)] // wired into the daemon next
 mod ident;
 mod ifaces;
 #[allow(dead_code)] // wired into the daemon next
 mod lan;
-#[allow(dead_code)] // wired into the daemon next
+mod lanside;
 mod state;
 #[allow(unsafe_code)]
 mod sys;

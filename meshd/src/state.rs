@@ -35,6 +35,7 @@ impl StateDir {
         })
     }
 
+    #[cfg(test)]
     pub fn path(&self) -> &Path {
         &self.path
     }
