@@ -53,6 +53,7 @@ pub struct Options {
 /// (hard interfaces count up from 0).
 const FROM_TAP: usize = usize::MAX;
 const FROM_NETLINK: usize = usize::MAX - 1;
+const FROM_TUN: usize = usize::MAX - 2;
 
 /// SplitMix64 seeded from the kernel: jitter and initial seqnos only (no
 /// secrets depend on it).
@@ -175,6 +176,8 @@ struct Daemon {
     ident: Option<crate::ident::Ident>,
     /// The LAN served ([node] lan).
     lan: Option<crate::lanside::LanSide>,
+    /// The L3 path ([node] tun).
+    mesh0: Option<crate::mesh0::Mesh0>,
 }
 
 async fn main_loop(opts: Options) -> io::Result<()> {
@@ -231,6 +234,17 @@ async fn main_loop(opts: Options) -> io::Result<()> {
         }
         None => None,
     };
+    let mesh0 = match (&cfg.node, &ident) {
+        (Some(n), Some(id)) => match &n.tun {
+            Some(name) => {
+                let m = crate::mesh0::Mesh0::open(name, id, cfg.log)?;
+                spawn_reader(m.tun.clone(), FROM_TUN, tx.clone(), "mesh0 read");
+                Some(m)
+            }
+            None => None,
+        },
+        _ => None,
+    };
     let lan = match (&cfg.node, &ident) {
         (Some(n), Some(id)) if n.lan.is_some() => Some(crate::lanside::LanSide::start(
             n,
@@ -250,6 +264,7 @@ async fn main_loop(opts: Options) -> io::Result<()> {
         cfg,
         ident,
         lan,
+        mesh0,
     };
     d.node_tick(clock());
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -464,6 +479,10 @@ impl Daemon {
                 self.ifaces
                     .on_link_event(ev, &mut self.node, now, self.cfg.log);
             }
+        } else if key == FROM_TUN {
+            if let (Some(m), Some(id)) = (self.mesh0.as_mut(), self.ident.as_ref()) {
+                m.outbound(now.as_millis(), id, frame);
+            }
         } else if key == FROM_TAP {
             // Unicast to the originator that announced the destination,
             // else flooded (the core decides).
@@ -562,8 +581,18 @@ impl Daemon {
             "s" => {
                 let mut a = crate::ctl::answer(&self.node, &cmd, &|id| self.ifaces.name_of(id));
                 if let Some(id) = &self.ident {
-                    let extra =
+                    let mut extra =
                         crate::ctl::counter_rows(&format!("{:?}", id.directory.stats()), "dir_");
+                    if let Some(m) = &self.mesh0 {
+                        extra.extend(crate::ctl::counter_rows(
+                            &format!("{:?}", m.stats),
+                            "mesh0_",
+                        ));
+                        extra.extend(crate::ctl::counter_rows(
+                            &format!("{:?}", m.sessions.stats()),
+                            "e2e_",
+                        ));
+                    }
                     if let Some(at) = a.rfind("]}") {
                         let sep = if a[..at].ends_with('[') { "" } else { "," };
                         a.insert_str(at, &format!("{sep}{}", extra.join(",")));
@@ -628,6 +657,9 @@ impl Daemon {
         if let Some(l) = self.lan.as_mut() {
             l.tick(id, self.cfg.log);
         }
+        if let Some(m) = self.mesh0.as_mut() {
+            m.tick(now.as_millis(), id);
+        }
     }
 
     /// Answer one DNS query for `.mesh` names: ours (key-hash name and
@@ -659,6 +691,17 @@ impl Daemon {
             return;
         };
         let now = self.node.now();
+        if unicast {
+            if let Some(m) = self.mesh0.as_mut() {
+                for t in batman::wire::TvlvIter::new(data).flatten() {
+                    if t.tvlv_type == batman::wire::TvlvType::Unknown(crate::mesh0::TVLV_E2E)
+                        && t.version == crate::mesh0::TVLV_E2E_VERSION
+                    {
+                        m.inbound(now.as_millis(), id, orig, t.value);
+                    }
+                }
+            }
+        }
         let (sends, changed) = id.on_tvlv(now.as_millis(), orig, unicast, data);
         for (to, area) in sends {
             if let Err(e) = self.node.send_unicast_tvlv(now, to, &area) {
@@ -679,6 +722,9 @@ impl Daemon {
         let log = self.cfg.log;
         // Node-layer answers queue more frames: a second round sends them.
         for _ in 0..2 {
+            if let (Some(m), Some(id)) = (self.mesh0.as_mut(), self.ident.as_ref()) {
+                m.drain(id, &mut self.node);
+            }
             let events = flush(&mut self.node, &self.ifaces, self.tap.as_deref(), log);
             if events.is_empty() {
                 break;

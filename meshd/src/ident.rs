@@ -212,6 +212,10 @@ impl Ident {
     pub fn seqno(&self) -> u64 {
         self.state.seqno
     }
+    /// The IPv4 pool as (network, prefix length), for the route into mesh0.
+    pub fn pool_net(&self) -> (Ipv4Addr, u8) {
+        (self.pool.net, self.pool.len)
+    }
     pub fn ipv4_attempt(&self) -> u8 {
         self.state.ipv4_attempt
     }

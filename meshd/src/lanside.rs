@@ -5,7 +5,7 @@
 //! collision moves it.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use crate::config::NodeConfig;
@@ -112,7 +112,7 @@ impl LanSide {
         if let Err(e) = rtnl::add_address(self.ifindex, new.0, new.1) {
             eprintln!("meshd: LAN {}: address {}: {e}", self.ifname, new.0);
         }
-        if let IpAddr::V4(_) = old.0 {
+        if old.0.is_ipv4() {
             let _ = rtnl::del_address(self.ifindex, old.0, old.1);
         }
         match self.dnsmasq.reconfigure(plan.clone(), now) {

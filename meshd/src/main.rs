@@ -19,6 +19,7 @@ mod ifaces;
 #[allow(dead_code)] // wired into the daemon next
 mod lan;
 mod lanside;
+mod mesh0;
 mod state;
 #[allow(unsafe_code)]
 mod sys;

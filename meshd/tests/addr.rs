@@ -1,0 +1,443 @@
+//! The node layer in network namespaces: key-derived addresses, mesh0 with
+//! end-to-end encryption, LANs served by a real dnsmasq, `.mesh` names.
+//!
+//! ```text
+//!   c0        c1        c2        c3        c4      LAN clients (eth0:
+//!   |lan0     |lan0     |lan0     |lan0     |lan0    DHCPv4 + SLAAC)
+//!   r0 --m-- r1 --m-- r2 --m-- r3 --m-- r4         routers: meshd with
+//!                  ^ tshark here                      --state-dir --lan lan0
+//! ```
+//!
+//! Root only (skipped, saying so, otherwise; CI runs it as root).
+//! Needs dnsmasq, busybox (udhcpc), dig and tshark.
+
+mod common;
+
+use common::{ctl, log_path, read, spawn_meshd};
+use hwtest::netns::{require_root, veth, wait_for, Netns, Proc};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const N: usize = 5;
+
+/// A JSON field of meshctl's output (flat rows).
+fn field(json: &str, key: &str) -> String {
+    let Some(rest) = json.split(&format!("\"{key}\":")).nth(1) else {
+        return String::new();
+    };
+    let rest = rest.trim_start();
+    match rest.strip_prefix('"') {
+        Some(s) => s[..s.find('"').unwrap_or(s.len())].to_string(),
+        None => rest[..rest.find([',', '}']).unwrap_or(rest.len())].to_string(),
+    }
+}
+
+fn have(prog: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {prog}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+struct Router {
+    ns: Netns,
+    state: PathBuf,
+    log: PathBuf,
+    proc: Option<Proc>,
+    args: Vec<String>,
+}
+
+impl Router {
+    fn start(&mut self) {
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        self.proc = Some(spawn_meshd(&self.ns, &args, &self.log));
+    }
+    fn id(&self) -> String {
+        ctl(&self.ns, &["-j", "id"]).1
+    }
+}
+
+/// `udhcpc` script: put the lease on the interface.
+const UDHCPC_SCRIPT: &str = "#!/bin/sh\n\
+case \"$1\" in bound|renew) ip addr add \"$ip/24\" dev \"$interface\"; \
+[ -n \"$router\" ] && ip route replace default via \"$router\" dev \"$interface\";; esac\nexit 0\n";
+
+fn sh(ns: &Netns, cmd: &str) -> (bool, String) {
+    let o = ns.cmd("sh").args(["-c", cmd]).output().expect("sh runs");
+    let mut s = String::from_utf8_lossy(&o.stdout).to_string();
+    s.push_str(&String::from_utf8_lossy(&o.stderr));
+    (o.status.success(), s)
+}
+
+fn ping(ns: &Netns, to: &str) -> bool {
+    sh(ns, &format!("ping -c 1 -W 1 {to}")).0
+}
+
+#[test]
+fn five_routers_serve_their_lans_and_clients_reach_each_other_end_to_end_encrypted() {
+    let test = "five_routers_serve_their_lans_and_clients_reach_each_other_end_to_end_encrypted";
+    if !require_root(test) {
+        return;
+    }
+    for p in ["dnsmasq", "busybox", "dig", "tshark"] {
+        if !have(p) {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{p} missing (CI installs it)"
+            );
+            eprintln!("skipped {test}: {p} not installed");
+            return;
+        }
+    }
+    let tmp = std::env::temp_dir().join(format!("meshd-addr-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let script = tmp.join("udhcpc.sh");
+    std::fs::write(&script, UDHCPC_SCRIPT).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let mut routers: Vec<Router> = (0..N)
+        .map(|i| Router {
+            ns: Netns::new(&format!("r{i}")).unwrap(),
+            state: tmp.join(format!("r{i}")),
+            log: log_path(&format!("addr-r{i}")),
+            proc: None,
+            args: Vec::new(),
+        })
+        .collect();
+    let clients: Vec<Netns> = (0..N)
+        .map(|i| Netns::new(&format!("c{i}")).unwrap())
+        .collect();
+    for i in 0..N - 1 {
+        veth(&routers[i].ns, "m1", &routers[i + 1].ns, "m0", 1500).unwrap();
+    }
+    for (r, c) in routers.iter().zip(&clients) {
+        veth(&r.ns, "lan0", c, "eth0", 1500).unwrap();
+        sh(
+            c,
+            "sysctl -qw net.ipv6.conf.eth0.accept_ra=2 net.ipv6.conf.eth0.autoconf=1",
+        );
+    }
+    for (i, r) in routers.iter_mut().enumerate() {
+        let mut a = vec!["daemon".to_string()];
+        if i > 0 {
+            a.extend(["-i".into(), "m0".into()]);
+        }
+        if i < N - 1 {
+            a.extend(["-i".into(), "m1".into()]);
+        }
+        a.extend([
+            "--state-dir".into(),
+            r.state.display().to_string(),
+            "--name".into(),
+            format!("r{i}"),
+            "--lan".into(),
+            "lan0".into(),
+        ]);
+        r.args = a;
+        r.start();
+    }
+    let clock = std::time::Instant::now();
+    // Every router knows every other one.
+    for r in &routers {
+        let all = wait_for(Duration::from_secs(30), || {
+            ctl(&r.ns, &["-j", "dir"]).1.matches("\"node_id\"").count() == N - 1
+        });
+        assert!(
+            all.is_some(),
+            "{}: directory incomplete:\n{}\n{}",
+            r.ns.name,
+            ctl(&r.ns, &["dir"]).1,
+            read(&r.log)
+        );
+    }
+    eprintln!("[{test}] directories complete after {:?}", clock.elapsed());
+    // Every client: DHCPv4 from its router's /24, SLAAC from its /64.
+    let mut v4 = Vec::new();
+    let mut v6 = Vec::new();
+    for (r, c) in routers.iter().zip(&clients) {
+        let id = r.id();
+        let net4 = field(&id, "ipv4");
+        let lan = field(&id, "lan");
+        let prefix4 = net4.trim_end_matches(".0").to_string() + ".";
+        let lease = wait_for(Duration::from_secs(20), || {
+            sh(
+                c,
+                &format!(
+                    "busybox udhcpc -i eth0 -n -q -f -t 3 -T 1 -s {}",
+                    script.display()
+                ),
+            )
+            .0
+        });
+        let (_, addrs) = sh(c, "ip -4 -o addr show dev eth0");
+        assert!(
+            lease.is_some() && addrs.contains(&prefix4),
+            "{}: no DHCP lease in {net4}/24: {addrs}\n{}",
+            c.name,
+            read(&r.log)
+        );
+        let a4 = addrs
+            .split_whitespace()
+            .find(|w| w.starts_with(&prefix4))
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string();
+        let lan_head = lan.trim_end_matches("::").to_string() + ":";
+        let mut a6 = String::new();
+        let slaac = wait_for(Duration::from_secs(20), || {
+            let (_, a) = sh(c, "ip -6 -o addr show dev eth0 scope global -tentative");
+            a6 = a
+                .split_whitespace()
+                .find(|w| w.starts_with(&lan_head))
+                .map(|w| w.split('/').next().unwrap().to_string())
+                .unwrap_or_default();
+            !a6.is_empty()
+        });
+        assert!(
+            slaac.is_some(),
+            "{}: no SLAAC address in {lan}/64:\n{}",
+            c.name,
+            sh(c, "ip -6 addr; ip -6 route").1
+        );
+        v4.push(a4);
+        v6.push(a6);
+    }
+    eprintln!(
+        "[{test}] leases and SLAAC after {:?}: {v4:?} {v6:?}",
+        clock.elapsed()
+    );
+    // Every client reaches every other, IPv4 and IPv6.
+    for (i, c) in clients.iter().enumerate() {
+        for j in (0..N).filter(|&j| j != i) {
+            for to in [&v4[j], &v6[j]] {
+                let ok = wait_for(Duration::from_secs(15), || ping(c, to));
+                assert!(
+                    ok.is_some(),
+                    "{} cannot reach {to} (client {j}):\n{}\n{}",
+                    c.name,
+                    ctl(&routers[i].ns, &["s"]).1,
+                    read(&routers[i].log)
+                );
+            }
+        }
+    }
+    eprintln!(
+        "[{test}] all pairs reach each other after {:?}",
+        clock.elapsed()
+    );
+    // By name: the client asks its router (DHCP gave it as DNS server;
+    // dnsmasq forwards .mesh to meshd) and pings the far router.
+    let gw0 = field(&routers[0].id(), "ipv4")
+        .trim_end_matches(".0")
+        .to_string()
+        + ".1";
+    for name in ["r4.mesh", &field(&routers[3].id(), "name")] {
+        for (ty, want) in [
+            (
+                "AAAA",
+                field(
+                    &routers[if name == "r4.mesh" { 4 } else { 3 }].id(),
+                    "address",
+                ),
+            ),
+            ("A", String::new()),
+        ] {
+            let (_, ans) = sh(&clients[0], &format!("dig @{gw0} {name} {ty} +short"));
+            let ans = ans.trim().to_string();
+            assert!(!ans.is_empty(), "{name} {ty}: no answer");
+            if !want.is_empty() {
+                assert_eq!(ans, want, "{name} {ty}");
+            }
+            assert!(ping(&clients[0], &ans), "c0 cannot ping {name} at {ans}");
+        }
+    }
+    // No plaintext on a middle link: a marked payload crosses r1-r2 while
+    // tshark captures there.
+    let pcap = tmp.join("middle.pcap");
+    let mut cap = routers[2]
+        .ns
+        .cmd("tshark")
+        .args(["-q", "-i", "m0", "-a", "duration:4", "-w"])
+        .arg(&pcap)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let mark = "6d657368642d736563726574"; // "meshd-secret"
+    for to in [&v4[4], &v6[4]] {
+        let (ok, out) = sh(
+            &clients[0],
+            &format!("ping -c 3 -i 0.2 -s 200 -p {mark} {to}"),
+        );
+        assert!(ok, "marked ping to {to}: {out}");
+    }
+    cap.wait().unwrap();
+    let bytes = std::fs::read(&pcap).unwrap();
+    assert!(
+        bytes.len() > 2000,
+        "capture too small: {} bytes",
+        bytes.len()
+    );
+    for needle in [&b"meshd-secret"[..], &b"meshd-se"[..]] {
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle),
+            "plaintext payload seen on the middle link"
+        );
+    }
+    for a in v4.iter().chain(&v6) {
+        let ip: std::net::IpAddr = a.parse().unwrap();
+        let raw = match ip {
+            std::net::IpAddr::V4(x) => x.octets().to_vec(),
+            std::net::IpAddr::V6(x) => x.octets().to_vec(),
+        };
+        assert!(
+            !bytes.windows(raw.len()).any(|w| w == raw.as_slice()),
+            "client address {a} seen in clear on the middle link"
+        );
+    }
+    // Restart of a middle router keeps key, addresses and /24.
+    let before = routers[2].id();
+    routers[2].proc.take().unwrap().kill9();
+    routers[2].start();
+    let back = wait_for(Duration::from_secs(10), || {
+        let now = routers[2].id();
+        !field(&now, "node_id").is_empty()
+    });
+    assert!(
+        back.is_some(),
+        "r2 did not come back:\n{}",
+        read(&routers[2].log)
+    );
+    let after = routers[2].id();
+    for k in ["node_id", "address", "lan", "ipv4", "name"] {
+        assert_eq!(
+            field(&before, k),
+            field(&after, k),
+            "{k} changed on restart"
+        );
+    }
+    let again = wait_for(Duration::from_secs(20), || {
+        ping(&clients[2], &v4[0]) && ping(&clients[0], &v6[2])
+    });
+    assert!(
+        again.is_some(),
+        "after r2's restart:\n{}",
+        read(&routers[2].log)
+    );
+    drop(routers);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+fn node_id(json: &str) -> [u8; 32] {
+    let h = field(json, "node_id");
+    let mut id = [0u8; 32];
+    for (i, b) in id.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&h[2 * i..2 * i + 2], 16).expect("hex node id");
+    }
+    id
+}
+
+/// Two nodes whose keys pick the same /24 (a pool of two /24s, keys made
+/// until they collide) meet: the one the rule names moves, the same on
+/// both, and keeps its new /24 over a restart.
+#[test]
+fn forced_ipv4_collision_moves_the_loser_on_both_nodes_and_survives_restart() {
+    let test = "forced_ipv4_collision_moves_the_loser_on_both_nodes_and_survives_restart";
+    if !require_root(test) {
+        return;
+    }
+    let tmp = std::env::temp_dir().join(format!("meshd-coll-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let mut r: Vec<Router> = (0..2)
+        .map(|i| Router {
+            ns: Netns::new(&format!("k{i}")).unwrap(),
+            state: tmp.join(format!("k{i}")),
+            log: log_path(&format!("coll-k{i}")),
+            proc: None,
+            args: Vec::new(),
+        })
+        .collect();
+    veth(&r[0].ns, "m0", &r[1].ns, "m0", 1500).unwrap();
+    // Apart until both hold colliding keys.
+    r[1].ns.ip(&["link", "set", "m0", "down"]).unwrap();
+    for x in r.iter_mut() {
+        x.args = [
+            "daemon",
+            "-i",
+            "m0",
+            "--tun",
+            "",
+            "--dns",
+            "",
+            "--ipv4-pool",
+            "10.0.0.0/23",
+            "--state-dir",
+            x.state.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec();
+        x.start();
+    }
+    let ready = |x: &Router| {
+        wait_for(Duration::from_secs(10), || {
+            !field(&x.id(), "node_id").is_empty()
+        })
+        .is_some()
+    };
+    assert!(ready(&r[0]), "{}", read(&r[0].log));
+    let want = field(&r[0].id(), "ipv4");
+    let mut tries = 0;
+    loop {
+        assert!(ready(&r[1]), "{}", read(&r[1].log));
+        if field(&r[1].id(), "ipv4") == want {
+            break;
+        }
+        tries += 1;
+        assert!(tries < 40, "keys never collided in a pool of two /24s");
+        r[1].proc.take().unwrap().kill9();
+        std::fs::remove_dir_all(&r[1].state).unwrap();
+        r[1].start();
+    }
+    let ids = [node_id(&r[0].id()), node_id(&r[1].id())];
+    let loser = usize::from(onion::addr::ipv4_collision_loser(&ids[0], &ids[1]) == &ids[1]);
+    let winner = 1 - loser;
+    r[1].ns.ip(&["link", "set", "m0", "up"]).unwrap();
+    let moved = wait_for(Duration::from_secs(30), || {
+        let (a, b) = (r[0].id(), r[1].id());
+        field(&a, "ipv4") != field(&b, "ipv4")
+    });
+    assert!(
+        moved.is_some(),
+        "the collision on {want}/24 was never resolved:\n{}\n{}",
+        read(&r[0].log),
+        read(&r[1].log)
+    );
+    let (w, l) = (r[winner].id(), r[loser].id());
+    assert_eq!(field(&w, "ipv4"), want, "the winner kept its /24");
+    assert_eq!(field(&w, "ipv4_attempt"), "0");
+    assert!(field(&l, "ipv4_attempt").parse::<u32>().unwrap() >= 1);
+    assert!(
+        read(&r[loser].log).contains("which keeps it; moving to"),
+        "{}",
+        read(&r[loser].log)
+    );
+    // The winner's directory has the loser's new claim.
+    let new = field(&l, "ipv4");
+    let seen = wait_for(Duration::from_secs(10), || {
+        field(&ctl(&r[winner].ns, &["-j", "dir"]).1, "ipv4") == new
+    });
+    assert!(seen.is_some(), "{}", ctl(&r[winner].ns, &["dir"]).1);
+    // The move survives a restart.
+    r[loser].proc.take().unwrap().kill9();
+    r[loser].start();
+    assert!(ready(&r[loser]));
+    assert_eq!(field(&r[loser].id(), "ipv4"), new);
+    drop(r);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
