@@ -235,10 +235,10 @@ impl Ident {
             self.prev = None;
             changed = true;
         }
-        // A clock that went backwards (a router without RTC) also rotates:
-        // a key must not claim to start in the future.
+        // A clock that went backwards (a router without RTC before NTP)
+        // does not rotate: peers check only the expiry, and a new key per
+        // boot would gain nothing.
         let due = now >= self.onion.valid_from.saturating_add(ONION_ROTATE_S)
-            || now < self.onion.valid_from
             || now >= self.onion.valid_until;
         if due {
             let new = new_onion_key(&self.identity, now);
@@ -529,6 +529,38 @@ mod tests {
         for p in [pa, pb] {
             std::fs::remove_dir_all(&p).unwrap();
         }
+    }
+
+    #[test]
+    fn onion_key_rotates_weekly_keeps_the_old_one_for_its_grace_and_survives_restart() {
+        let p = tmp("rotate");
+        let mut a = load(&p).unwrap();
+        let orig = Some(Mac([2, 0, 0, 0, 0, 1]));
+        a.tick(0, orig).unwrap();
+        let t0 = a.onion.valid_from;
+        let first = a.onion.public();
+        assert!(!a.rotate(t0 + ONION_ROTATE_S - 1).unwrap());
+        assert!(a.rotate(t0 + ONION_ROTATE_S).unwrap());
+        let keys: Vec<[u8; 32]> = a.onion_keys().iter().map(|k| k.public()).collect();
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys[1], first, "the old key is kept in its grace");
+        assert!(p.join(ONION_PREV_FILE).exists());
+        // Both keys come back after a restart, and the record lists both.
+        assert!(a.resign().unwrap());
+        let rec = Announcement::parse(&a.record).unwrap();
+        assert_eq!(rec.onion_keys.len(), 2);
+        drop(a);
+        let mut b = load(&p).unwrap();
+        let again: Vec<[u8; 32]> = b.onion_keys().iter().map(|k| k.public()).collect();
+        assert_eq!(again, keys);
+        // The grace ends: the old key and its file go.
+        assert!(b.rotate(t0 + ONION_ROTATE_S + ONION_GRACE_S).unwrap());
+        assert_eq!(b.onion_keys().len(), 1);
+        assert_eq!(b.onion_keys()[0].public(), keys[0]);
+        assert!(!p.join(ONION_PREV_FILE).exists());
+        // A clock that went back changes nothing.
+        assert!(!b.rotate(t0).unwrap());
+        std::fs::remove_dir_all(&p).unwrap();
     }
 
     #[test]

@@ -218,7 +218,38 @@ fn meshd_tvlv(ty: u8, v: &[u8]) -> String {
             ),
             Err(e) => format!("ID_RECORD(malformed: {e})"),
         },
+        crate::mesh0::TVLV_E2E => e2e(v),
         x => format!("{x:#04x}"),
+    }
+}
+
+/// An end-to-end session message as a link observer sees it: its kind,
+/// indices, counter and length; the rest is ciphertext.
+fn e2e(v: &[u8]) -> String {
+    use onion::session::{INIT_LEN, OVERHEAD, RESPONSE_LEN, TYPE_DATA, TYPE_INIT, TYPE_RESPONSE};
+    let be32 = |at: usize| {
+        v.get(at..at + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    match (v.first().copied(), v.len()) {
+        (Some(TYPE_INIT), INIT_LEN) => format!("E2E(init from idx {:08x})", be32(4).unwrap_or(0)),
+        (Some(TYPE_RESPONSE), RESPONSE_LEN) => format!(
+            "E2E(response idx {:08x} to idx {:08x})",
+            be32(4).unwrap_or(0),
+            be32(8).unwrap_or(0)
+        ),
+        (Some(TYPE_DATA), n) if n >= OVERHEAD => {
+            let ctr = v
+                .get(8..16)
+                .map(|b| u64::from_be_bytes(b.try_into().expect("8 bytes")))
+                .unwrap_or(0);
+            format!(
+                "E2E(data to idx {:08x}, ctr {ctr}, {} bytes sealed)",
+                be32(4).unwrap_or(0),
+                n - OVERHEAD
+            )
+        }
+        _ => format!("E2E(malformed, {} bytes)", v.len()),
     }
 }
 
@@ -419,6 +450,16 @@ mod tests {
         let b = hex("440f3200 020000000002 020000000001 0008 0000 a301 0004 00000000");
         let s = describe_payload(Mac::ZERO, &b).unwrap();
         assert!(s.contains("ID_RECORD(malformed"), "{s}");
+        // An E2E data message: type 3, receiver index 0x01020304, counter 9,
+        // 4 sealed bytes and the 16-byte tag.
+        let mut b = hex("440f3200 020000000002 020000000001 0028 0000 a501 0024
+             03000000 01020304 0000000000000009 aabbccdd");
+        b.extend([0u8; 16]);
+        let s = describe_payload(Mac::ZERO, &b).unwrap();
+        assert!(
+            s.contains("E2E(data to idx 01020304, ctr 9, 4 bytes sealed)"),
+            "{s}"
+        );
     }
 
     #[test]

@@ -32,6 +32,20 @@ fn field(json: &str, key: &str) -> String {
     }
 }
 
+/// A counter of `meshctl s` on the meshd in `ns`.
+fn counter(ns: &Netns, name: &str) -> u64 {
+    ctl(ns, &["s"])
+        .1
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix(&format!("{name}: "))
+                .map(str::to_string)
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no counter {name}"))
+}
+
 fn have(prog: &str) -> bool {
     std::process::Command::new("sh")
         .args(["-c", &format!("command -v {prog}")])
@@ -230,6 +244,35 @@ fn five_routers_serve_their_lans_and_clients_reach_each_other_end_to_end_encrypt
         "[{test}] all pairs reach each other after {:?}",
         clock.elapsed()
     );
+    // Self-certifying sources: r0 sends with c1's addresses (which belong
+    // to r1's /64 and /24) to r4; r4 drops and counts them.
+    let bad_before = counter(&routers[4].ns, "mesh0_drop_bad_source");
+    let r4 = routers[4].id();
+    let r4_host4 = field(&r4, "ipv4").trim_end_matches(".0").to_string() + ".1";
+    sh(
+        &routers[0].ns,
+        &format!(
+            "ip addr add {}/128 dev lo nodad; ip addr add {}/32 dev lo",
+            v6[1], v4[1]
+        ),
+    );
+    for (from, to) in [(&v6[1], field(&r4, "address")), (&v4[1], r4_host4.clone())] {
+        let (ok, _) = sh(&routers[0].ns, &format!("ping -c 2 -W 1 -I {from} {to}"));
+        assert!(!ok, "a packet from {from} (not r0's) reached {to}");
+    }
+    let bad_after = counter(&routers[4].ns, "mesh0_drop_bad_source");
+    assert!(
+        bad_after >= bad_before + 4,
+        "r4 counted {bad_before} -> {bad_after} bad sources"
+    );
+    sh(
+        &routers[0].ns,
+        &format!(
+            "ip addr del {}/128 dev lo; ip addr del {}/32 dev lo",
+            v6[1], v4[1]
+        ),
+    );
+
     // By name: the client asks its router (DHCP gave it as DNS server;
     // dnsmasq forwards .mesh to meshd) and pings the far router.
     let gw0 = field(&routers[0].id(), "ipv4")

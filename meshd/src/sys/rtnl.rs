@@ -55,7 +55,7 @@ const IFA_F_NODAD: u32 = 0x02;
 pub const RTPROT_MESHD: u8 = 0x6d;
 
 /// How long to wait for the kernel's answer before giving up.
-const ANSWER_TIMEOUT_SECS: libc::time_t = 2;
+const ANSWER_TIMEOUT_SECS: u16 = 2;
 /// Datagrams read while looking for our answer before giving up.
 const MAX_DATAGRAMS: usize = 16;
 
@@ -330,7 +330,7 @@ impl Socket {
         // SAFETY: `raw` is a fresh descriptor owned by nobody else.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let tv = libc::timeval {
-            tv_sec: ANSWER_TIMEOUT_SECS,
+            tv_sec: ANSWER_TIMEOUT_SECS.into(),
             tv_usec: 0,
         };
         // SAFETY: setsockopt(2) reads `size_of::<timeval>()` bytes from
