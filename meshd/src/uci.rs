@@ -16,14 +16,24 @@
 //!         option aggregation '1'
 //!         option max_originators '1024'
 //!         option max_neighbours '128'
+//! config node 'node'                    # optional: the node layer
+//!         option state_dir '/etc/meshd'
+//!         option name 'alice'
+//!         option ipv4_pool '10.0.0.0/8'
+//!         option tun 'mesh0'            # 'none' = no L3 path
+//!         option lan 'br-lan'           # absent: no LAN served
+//!         option dns '127.0.0.1:5353'   # 'none' = no .mesh responder
+//!         option dnsmasq 'dnsmasq'
+//!         option max_directory '1024'
 //! ```
 //!
-//! Exactly one `meshd` section and at most one `batman` section; unknown
+//! Exactly one `meshd` section and at most one `batman` and one `node`
+//! section; unknown
 //! options in them are errors (a typo is never ignored). Sections of other
 //! types (such as the first-boot `wifi` section) belong to the init and
 //! uci-defaults scripts and are skipped.
 
-use crate::config::{default_log, default_soft, BatmanSection, File, MeshSection};
+use crate::config::{default_log, default_soft, BatmanSection, File, MeshSection, NodeSection};
 
 /// Is the first statement of `text` a `config` (or `package`, as `uci
 /// export` writes) line?
@@ -90,6 +100,7 @@ enum In {
     Nothing,
     Meshd,
     Batman,
+    Node,
     Other,
 }
 
@@ -118,7 +129,9 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<File, String> {
         gateway: None,
     };
     let mut batman = BatmanSection::default();
-    let (mut meshd_seen, mut batman_seen) = (None::<usize>, None::<usize>);
+    let mut node: Option<NodeSection> = None;
+    let (mut meshd_seen, mut batman_seen, mut node_seen) =
+        (None::<usize>, None::<usize>, None::<usize>);
     let mut section = In::Nothing;
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
@@ -149,6 +162,15 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<File, String> {
                             ));
                         }
                         In::Batman
+                    }
+                    "node" => {
+                        if let Some(first) = node_seen.replace(n) {
+                            return Err(format!(
+                                "{at} a second node section (the first is on line {first})"
+                            ));
+                        }
+                        node = Some(NodeSection::default());
+                        In::Node
                     }
                     _ => In::Other,
                 };
@@ -201,6 +223,32 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<File, String> {
                     (In::Batman, "max_neighbours") => {
                         batman.max_neighbours = Some(number(v, &at, name)?)
                     }
+                    (In::Node, k) => {
+                        let n = node.as_mut().expect("set with the section");
+                        // uci drops '' values, so "off" is spelled 'none'.
+                        let off = |v: &str| {
+                            if v == "none" {
+                                String::new()
+                            } else {
+                                v.to_string()
+                            }
+                        };
+                        match k {
+                            "state_dir" => n.state_dir = Some(v.to_string()),
+                            "name" => n.name = Some(v.to_string()),
+                            "ipv4_pool" => n.ipv4_pool = Some(v.to_string()),
+                            "tun" => n.tun = Some(off(v)),
+                            "lan" => n.lan = Some(off(v)),
+                            "dns" => n.dns = Some(off(v)),
+                            "dnsmasq" => n.dnsmasq = Some(v.to_string()),
+                            "max_directory" => n.max_directory = Some(number(v, &at, name)?),
+                            _ => {
+                                return Err(format!(
+                                    "{at} unknown option {name:?} in the node section"
+                                ))
+                            }
+                        }
+                    }
                     (In::Meshd, _) => {
                         return Err(format!("{at} unknown option {name:?} in the meshd section"))
                     }
@@ -218,11 +266,7 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<File, String> {
     if meshd_seen.is_none() {
         return Err(format!("{origin}: no `config meshd` section"));
     }
-    Ok(File {
-        mesh,
-        batman,
-        node: None,
-    })
+    Ok(File { mesh, batman, node })
 }
 
 #[cfg(test)]
@@ -249,6 +293,38 @@ config batman
 \toption orig_interval_ms 500
 \toption aggregation '0'
 ";
+
+    #[test]
+    fn the_node_section_maps_onto_the_config() {
+        let text = "config meshd 'main'\n\tlist interface 'eth1'\n\
+config node 'node'\n\toption state_dir '/etc/meshd'\n\toption name 'alice'\n\
+\toption lan 'br-lan'\n\toption dns 'none'\n\toption max_directory '300'\n";
+        let c = config::parse(text, "/etc/config/meshd").unwrap();
+        let n = c.node.unwrap();
+        assert_eq!(n.name, "alice");
+        assert_eq!(n.lan.as_deref(), Some("br-lan"));
+        assert_eq!(n.tun.as_deref(), Some("mesh0"));
+        assert_eq!(n.dns, None);
+        assert_eq!(n.max_directory, 300);
+        let e = config::parse(
+            "config meshd 'main'\n\tlist interface 'eth1'\nconfig node\n\toption colour 'red'\n",
+            "f",
+        )
+        .unwrap_err();
+        assert!(e.contains("line 4") && e.contains("node section"), "{e}");
+        let e = config::parse(
+            "config meshd 'main'\n\tlist interface 'eth1'\nconfig node\nconfig node\n",
+            "f",
+        )
+        .unwrap_err();
+        assert!(e.contains("second node section"), "{e}");
+        let e = config::parse(
+            "config meshd 'main'\n\tlist interface 'eth1'\nconfig node\n\toption name 'Bad Name'\n",
+            "f",
+        )
+        .unwrap_err();
+        assert!(e.contains("[node] name"), "{e}");
+    }
 
     #[test]
     fn words_quotes_and_comments() {
