@@ -99,6 +99,12 @@ impl<R: RngCore> Node<R> {
         match self.route_to(dest) {
             Some((hop, oid)) => {
                 self.touch_traffic(oid);
+                let mtu = self.iface(hop.iface).map_or(0, |i| usize::from(i.cfg.mtu));
+                if buf.len() > mtu && ty != PacketType::UnicastFrag {
+                    // The next link is narrower than the packet: fragment
+                    // here, as batman-adv does when it forwards.
+                    return self.forward_fragmented(hop, dest, ttl - 1, &buf, mtu);
+                }
                 if self.txq.queue(hop.iface, hop.mac, buf, self.now) {
                     self.stats.fwd_unicast += 1;
                 } else {
@@ -212,6 +218,29 @@ impl<R: RngCore> Node<R> {
             kind,
             frame: frame.to_vec(),
         });
+    }
+
+    /// Forward `pkt` to `dest` via `hop` in fragments of at most `mtu`
+    /// (headed by our own originator address, as batman-adv's are).
+    fn forward_fragmented(&mut self, hop: NextHop, dest: Mac, ttl: u8, pkt: &[u8], mtu: usize) {
+        let Some(me) = self.primary_mac() else {
+            return;
+        };
+        let seqno = self.frag_seqno;
+        let Some(frags) = crate::frag::split(pkt, mtu, me, dest, seqno, ttl) else {
+            self.stats.drop_oversize += 1;
+            return;
+        };
+        self.frag_seqno = seqno.wrapping_add(1);
+        for f in frags {
+            if !self.txq.queue(hop.iface, hop.mac, f, self.now) {
+                self.stats.drop_queue_full += 1;
+                return;
+            }
+            self.stats.tx_frag += 1;
+        }
+        self.stats.fwd_fragmented += 1;
+        self.stats.fwd_unicast += 1;
     }
 
     /// The next hop and originator slot towards `dest`.

@@ -27,12 +27,15 @@ pub struct Stats {
     pub tx_frag: u64,
     pub rx_frag: u64,
     pub frag_merged: u64,
+    /// Forwarded packets cut into fragments for a narrower next link.
+    pub fwd_fragmented: u64,
     /// Route withdrawals (meshd TVLV 0xa1) sent and received.
     pub tx_withdrawals: u64,
     pub rx_withdrawals: u64,
     /// Frames that failed to parse (truncated, bad lengths, bad fields).
     pub drop_malformed: u64,
-    /// Frames larger than the receiving interface's MTU.
+    /// Frames larger than the receiving interface's MTU, and forwarded
+    /// packets too big to fragment for the next link.
     pub drop_oversize: u64,
     /// Frames with a compat version other than 15.
     pub drop_version: u64,

@@ -611,6 +611,46 @@ fn big_unicast_is_fragmented_and_reassembled() {
     ));
 }
 
+/// A relay whose next link is narrower than the packet fragments it (as
+/// batman-adv does when forwarding); the destination gets it whole.
+#[test]
+fn a_relay_fragments_for_a_narrower_next_link() {
+    let mut net = Net::new(3, 41);
+    net.wire(0, 1);
+    // 1 -> 2 over a 1000-byte link.
+    let now = net.now;
+    let narrow = |n: usize, k: usize| IfaceConfig {
+        mtu: 1000,
+        ..IfaceConfig::wired(mac(n, k))
+    };
+    let i1 = net.nodes[1].add_iface(now, narrow(1, 1)).unwrap();
+    let i2 = net.nodes[2].add_iface(now, narrow(2, 0)).unwrap();
+    net.wires.push(((1, i1), (2, i2), true));
+    net.run(secs(8), true);
+    let (now, d) = (net.now, net.primary(2));
+    let mut f = frame(7);
+    f.resize(1400, 0);
+    for (i, b) in f.iter_mut().enumerate().skip(15) {
+        *b = (i % 251) as u8;
+    }
+    net.nodes[0].send_unicast(now, d, 0, &f).unwrap();
+    assert_eq!(net.nodes[0].stats().tx_frag, 0, "the first link is wide enough");
+    net.events.clear();
+    net.run(now + Duration::from_millis(50), false);
+    assert_eq!(net.nodes[1].stats().fwd_fragmented, 1);
+    assert_eq!(net.nodes[1].stats().tx_frag, 2);
+    let got: Vec<&Vec<u8>> = net
+        .events
+        .iter()
+        .filter_map(|(n, e)| match e {
+            Event::Deliver { frame, .. } if *n == 2 => Some(frame),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got, vec![&f]);
+    assert_eq!(net.nodes[2].stats().frag_merged, 1);
+}
+
 /// Translation tables: each end announces its soft interface's MAC; after
 /// a few OGMs the other end knows where it lives, and a frame to it goes
 /// as UNICAST (not flooded) and arrives; a frame to an unknown MAC floods.

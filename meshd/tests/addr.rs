@@ -124,8 +124,11 @@ fn five_routers_serve_their_lans_and_clients_reach_each_other_end_to_end_encrypt
     let clients: Vec<Netns> = (0..N)
         .map(|i| Netns::new(&format!("c{i}")).unwrap())
         .collect();
+    // r1-r2 is narrower than the rest: packets mesh0 fills to its MTU
+    // (sized for 1500-byte links) are fragmented by the relay r1.
     for i in 0..N - 1 {
-        veth(&routers[i].ns, "m1", &routers[i + 1].ns, "m0", 1500).unwrap();
+        let mtu = if i == 1 { 1400 } else { 1500 };
+        veth(&routers[i].ns, "m1", &routers[i + 1].ns, "m0", mtu).unwrap();
     }
     for (r, c) in routers.iter().zip(&clients) {
         veth(&r.ns, "lan0", c, "eth0", 1500).unwrap();
@@ -243,6 +246,17 @@ fn five_routers_serve_their_lans_and_clients_reach_each_other_end_to_end_encrypt
     eprintln!(
         "[{test}] all pairs reach each other after {:?}",
         clock.elapsed()
+    );
+    // Full-size packets (mesh0's MTU, 1444) cross the 1400-byte link in
+    // batman fragments.
+    let frag_before = counter(&routers[1].ns, "fwd_fragmented");
+    for (to, size) in [(&v4[4], 1444 - 28), (&v6[4], 1444 - 48)] {
+        let (ok, out) = sh(&clients[0], &format!("ping -c 2 -W 2 -M do -s {size} {to}"));
+        assert!(ok, "full-size ping to {to}: {out}");
+    }
+    assert!(
+        counter(&routers[1].ns, "fwd_fragmented") >= frag_before + 4,
+        "r1 did not fragment for the narrow link"
     );
     // Self-certifying sources: r0 sends with c1's addresses (which belong
     // to r1's /64 and /24) to r4; r4 drops and counts them.

@@ -481,8 +481,21 @@ fn meshd_kernel_meshd_line() {
     );
     clock.mark("VM K READY on br0 (px, py isolated)");
 
-    let mx = Meshd::spawn(&x, &["-i", "m0", "-t", "bat0"]);
-    let my = Meshd::spawn(&y, &["-i", "m0", "-t", "bat0"]);
+    // X and Y also run the node layer: their announcements ride K's OGM
+    // rebroadcasts and K routes their UNICAST_TVLVs (record requests and
+    // end-to-end sessions) like any unicast.
+    let state = std::env::temp_dir().join(format!("meshd-interop-state-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    let (sx, sy) = (state.join("x"), state.join("y"));
+    let (sx, sy) = (sx.to_str().unwrap(), sy.to_str().unwrap());
+    let mx = Meshd::spawn(
+        &x,
+        &["-i", "m0", "-t", "bat0", "--state-dir", sx, "--name", "x"],
+    );
+    let my = Meshd::spawn(
+        &y,
+        &["-i", "m0", "-t", "bat0", "--state-dir", sy, "--name", "y"],
+    );
     for (ns, n) in [(&x, 1), (&y, 2)] {
         let up = wait_for(Duration::from_secs(5), || {
             ns.ip(&["link", "show", "bat0"]).is_ok()
@@ -535,6 +548,42 @@ fn meshd_kernel_meshd_line() {
     let (_, table) = k.exec("batctl o -H");
     assert_eq!(kernel_route(&table, &mac_x), Some(mac_x.clone()), "{table}");
     assert_eq!(kernel_route(&table, &mac_y), Some(mac_y.clone()), "{table}");
+
+    // The node layer across the kernel relay: each has the other's signed
+    // record, and their mesh0s reach each other end-to-end encrypted.
+    let known = wait_for(Duration::from_secs(30), || {
+        mx.ctl(&["dir"]).contains("y.mesh") && my.ctl(&["dir"]).contains("x.mesh")
+    });
+    assert!(
+        known.is_some(),
+        "directories across K:\nX:\n{}\nY:\n{}\n{}",
+        mx.ctl(&["dir"]),
+        my.ctl(&["dir"]),
+        mx.log()
+    );
+    clock.mark("X and Y hold each other's signed record (via K)");
+    let field = |json: &str, k: &str| -> String {
+        let rest = json
+            .split(&format!("\"{k}\":\""))
+            .nth(1)
+            .unwrap_or_default();
+        rest[..rest.find('"').unwrap_or(0)].to_string()
+    };
+    let (ax, ay) = (
+        field(&mx.ctl(&["-j", "id"]), "address"),
+        field(&my.ctl(&["-j", "id"]), "address"),
+    );
+    for (from, to, what) in [(&x, &ay, "X -> Y"), (&y, &ax, "Y -> X")] {
+        let ok = wait_for(Duration::from_secs(30), || ns_ping(from, to));
+        assert!(
+            ok.is_some(),
+            "no ping {what} ({to}) over mesh0:\n{}\n{}",
+            mx.ctl(&["s"]),
+            my.log()
+        );
+        clock.mark(&format!("ping {what} ({to}) over mesh0 through K"));
+    }
+    let _ = std::fs::remove_dir_all(&state);
 }
 
 /// meshd and a kernel node on one link: each lists the other in its
