@@ -634,7 +634,11 @@ fn a_relay_fragments_for_a_narrower_next_link() {
         *b = (i % 251) as u8;
     }
     net.nodes[0].send_unicast(now, d, 0, &f).unwrap();
-    assert_eq!(net.nodes[0].stats().tx_frag, 0, "the first link is wide enough");
+    assert_eq!(
+        net.nodes[0].stats().tx_frag,
+        0,
+        "the first link is wide enough"
+    );
     net.events.clear();
     net.run(now + Duration::from_millis(50), false);
     assert_eq!(net.nodes[1].stats().fwd_fragmented, 1);
