@@ -6,7 +6,8 @@
 //! `s` statistics, `tl` local and `tg` global translation table, `gwl`
 //! gateways, `if` interfaces (`"op":"add"|"del","name":IF` to change
 //! them), `ping`/`tr` one batman ICMP echo (`"dst"`, `"seq"`, `"ttl"`),
-//! `id` this node's identity and addresses, `dir` the verified directory.
+//! `id` this node's identity and addresses, `dir` the verified directory,
+//! `sessions` the end-to-end sessions of mesh0.
 //! `meshctl` prints batctl's column layouts, or the JSON itself with `-j`;
 //! `ping` and `tr` repeat requests, `td` captures frames itself.
 
@@ -343,6 +344,34 @@ pub fn render(cmd: &str, answer: &str) -> String {
                 let _ = writeln!(o, "seqno:      {}", field(r, "seqno"));
             }
         }
+        "sessions" => {
+            let _ = writeln!(
+                o,
+                "   Peer                   established   last-rx     tx bytes     rx bytes queued"
+            );
+            for r in rs {
+                let secs = |k: &str| {
+                    field(r, k)
+                        .parse::<f64>()
+                        .map_or("-".to_string(), |v| format!("{:.1}s", v / 1000.0))
+                };
+                let _ = writeln!(
+                    o,
+                    " {} {:<22} {:>11} {:>9} {:>12} {:>12} {:>6}",
+                    if field(r, "initiator") == "true" {
+                        '>'
+                    } else {
+                        '<'
+                    },
+                    field(r, "peer"),
+                    secs("age_ms"),
+                    secs("last_rx_ms"),
+                    field(r, "tx_bytes"),
+                    field(r, "rx_bytes"),
+                    field(r, "queued")
+                );
+            }
+        }
         "dir" => {
             let _ = writeln!(
                 o,
@@ -430,7 +459,7 @@ pub fn meshctl(args: &[String]) -> Result<String, String> {
     Ok(if json { line } else { render(&verb, &line) })
 }
 
-const USAGE: &str = "usage: meshctl [-s SOCKET] [-j] o|n|s|tl|tg|gwl|id|dir|if [add|del IF]|ping [-c N] MAC|tr MAC|td IF [-c N]";
+const USAGE: &str = "usage: meshctl [-s SOCKET] [-j] o|n|s|tl|tg|gwl|id|dir|sessions|if [add|del IF]|ping [-c N] MAC|tr MAC|td IF [-c N]";
 
 /// One request, one answer line.
 fn request(socket: &str, line: &str) -> Result<String, String> {

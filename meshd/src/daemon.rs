@@ -572,6 +572,33 @@ impl Daemon {
                     }
                 }
             }
+            "sessions" => match (&self.mesh0, &self.ident) {
+                (Some(m), Some(_)) => {
+                    let now_ms = now.as_millis();
+                    let age = |t: Option<u64>| {
+                        t.map_or("null".to_string(), |t| now_ms.saturating_sub(t).to_string())
+                    };
+                    let rows: Vec<String> = m
+                        .sessions
+                        .sessions()
+                        .into_iter()
+                        .map(|s| {
+                            format!(
+                                "{{\"peer\":{},\"age_ms\":{},\"initiator\":{},\"last_rx_ms\":{},\"tx_bytes\":{},\"rx_bytes\":{},\"queued\":{}}}",
+                                crate::ctl::js(&onion::addr::name(&s.peer)),
+                                age(s.established_ms),
+                                s.initiator,
+                                age(s.last_rx_ms),
+                                s.tx_bytes,
+                                s.rx_bytes,
+                                s.queued
+                            )
+                        })
+                        .collect();
+                    format!("{{\"ok\":true,\"rows\":[{}]}}", rows.join(","))
+                }
+                _ => error_json("no mesh0: configure a [node] section with a tun"),
+            },
             "id" | "dir" => match &self.ident {
                 None => error_json(
                     "no node layer: configure a [node] section or start with --state-dir",

@@ -56,6 +56,9 @@ usage:
                          o | n | s | tl | tg | gwl   originators, neighbours,
                              statistics, local/global translation tables,
                              gateways
+                         id | dir | sessions         this node's identity and
+                             addresses, the verified directory, mesh0's
+                             end-to-end sessions (with a [node] section)
                          if [add IF | del IF]        mesh interfaces
                          ping [-c N] MAC             batman ICMP echo to an
                              originator or a client MAC

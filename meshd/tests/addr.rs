@@ -247,6 +247,13 @@ fn five_routers_serve_their_lans_and_clients_reach_each_other_end_to_end_encrypt
         "[{test}] all pairs reach each other after {:?}",
         clock.elapsed()
     );
+    // r0 has a session with every other router, listed by name.
+    let (_, sessions) = ctl(&routers[0].ns, &["sessions"]);
+    assert_eq!(
+        sessions.lines().filter(|l| l.contains(".mesh")).count(),
+        N - 1,
+        "{sessions}"
+    );
     // Full-size packets (mesh0's MTU, 1444) cross the 1400-byte link in
     // batman fragments.
     let frag_before = counter(&routers[1].ns, "fwd_fragmented");
