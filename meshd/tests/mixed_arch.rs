@@ -11,6 +11,12 @@
 //!    others routing only, no soft interface; mips only if it was built)
 //! ```
 //!
+//! Every node also runs the node layer (`--state-dir`): each signs its
+//! announcement and verifies the others' (ed25519 across word sizes and
+//! byte orders), and x0 pings every node's mesh0 address end-to-end
+//! encrypted (the x25519 handshake and ChaCha20-Poly1305 of each foreign
+//! build against the native one).
+//!
 //! Skipped with a message when the cross binaries or qemu are missing,
 //! except under CI, where `.ci/run` builds them first and this must run.
 
@@ -71,16 +77,21 @@ fn foreign_architectures_mesh_and_carry_pings() {
         veth(&ns[i], "m1", &ns[i + 1], "m0", 1532).unwrap();
     }
     let logs: Vec<PathBuf> = ns.iter().map(|n| log_path(&n.name)).collect();
+    let state = std::env::temp_dir().join(format!("meshd-mixed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    let state_of = |n: &Netns| state.join(&n.name).to_str().unwrap().to_string();
     let mut procs: Vec<Proc> = Vec::new();
+    let s0 = state_of(&ns[0]);
     procs.push(spawn_meshd(
         &ns[0],
-        &["daemon", "-i", "m1", "-t", "bat0"],
+        &["daemon", "-i", "m1", "-t", "bat0", "--state-dir", &s0],
         &logs[0],
     ));
     for (k, (arch, qemu)) in nodes.iter().enumerate() {
         let n = &ns[k + 1];
         let bin = cross_bin(arch);
         let sock = common::sock_of(n);
+        let st = state_of(n);
         let args = [
             bin.to_str().unwrap(),
             "daemon",
@@ -90,13 +101,16 @@ fn foreign_architectures_mesh_and_carry_pings() {
             "m1",
             "-s",
             &sock,
+            "--state-dir",
+            &st,
         ];
         procs.push(n.spawn(qemu, &args, &logs[k + 1]).expect("qemu starts"));
     }
     let last = ns.len() - 1;
+    let sl = state_of(&ns[last]);
     procs.push(spawn_meshd(
         &ns[last],
-        &["daemon", "-i", "m0", "-t", "bat0"],
+        &["daemon", "-i", "m0", "-t", "bat0", "--state-dir", &sl],
         &logs[last],
     ));
     for (n, k) in [(&ns[0], 1), (&ns[last], 2)] {
@@ -172,6 +186,36 @@ fn foreign_architectures_mesh_and_carry_pings() {
         o.contains(&mac_of(&ns[last], "m0")),
         "{arch} meshctl o:\n{o}"
     );
+    // The node layer: x0's directory holds every node's signed record,
+    // and every node's mesh0 answers x0 end-to-end encrypted.
+    let dir = wait_for(Duration::from_secs(30), || {
+        ctl(&ns[0], &["-j", "dir"]).1.matches("\"node_id\"").count() == ns.len() - 1
+    });
+    assert!(
+        dir.is_some(),
+        "x0's directory:\n{}\n{}",
+        ctl(&ns[0], &["dir"]).1,
+        all_logs()
+    );
+    for n in &ns[1..] {
+        let id = ctl(n, &["-j", "id"]).1;
+        let addr = id
+            .split("\"address\":\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or_default()
+            .to_string();
+        assert!(!addr.is_empty(), "{}: meshctl id: {id}", n.name);
+        let ok = wait_for(Duration::from_secs(20), || ping(&addr));
+        assert!(
+            ok.is_some(),
+            "x0 cannot reach {} at {addr} over mesh0:\n{}\n{}",
+            n.name,
+            ctl(&ns[0], &["s"]).1,
+            all_logs()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&state);
     println!(
         "line x86_64 - {} - x86_64: all originators after {conv:?}, IPv4 ping {v4:?} later, IPv6 {v6:?} later",
         nodes.iter().map(|n| n.0).collect::<Vec<_>>().join(" - ")
