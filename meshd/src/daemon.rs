@@ -657,6 +657,9 @@ impl Daemon {
                 if new.soft_interface != self.cfg.soft_interface || new.batman != self.cfg.batman {
                     eprintln!("meshd: reload: soft_interface and [batman] changes take effect at the next start");
                 }
+                if new.node != self.cfg.node {
+                    eprintln!("meshd: reload: [node] changes take effect at the next start");
+                }
                 self.ifaces
                     .set_wanted(&new.interfaces, &mut self.node, now, new.log);
                 self.node.set_gateway(new.gateway);
