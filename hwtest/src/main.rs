@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use hwtest::bench::addr;
 use hwtest::bench::netns;
 use hwtest::bench::sim::{self, Options};
 use hwtest::bench::size;
@@ -21,6 +22,8 @@ COMMANDS:
                   namespaces, side by side (root; `hwtest bench --help`)
     bench size    meshd's binary size per target, its crates' share of the
                   code, RSS with 9 and 250 originators (RSS part as root)
+    bench addr    The node layer: join time of a new router, TCP over mesh0
+                  next to bat0 and boringtun, announcement overhead (root)
     hw [--hosts FILE] [--ipk-dir DIR] [--wait SECS]
                   Real routers: install openwrt/out/*.ipk on each router of
                   the hosts file (default hwtest/hosts: `ssh-dest arch` per
@@ -39,6 +42,7 @@ USAGE:
     cargo run --release -p hwtest -- bench sim [OPTIONS]
     cargo run --release -p hwtest -- bench netns [OPTIONS]    (as root)
     cargo run --release -p hwtest -- bench size [OPTIONS]     (RSS part as root)
+    cargo run --release -p hwtest -- bench addr [OPTIONS]     (as root)
 
 bench sim: the batman core in the simulator.
 
@@ -116,6 +120,44 @@ OPTIONS (size):
                            $CARGO_TARGET_DIR or target, plus /size-bloat]
     --no-bloat, --no-rss, --no-sim   skip part 2, 3 or 4
     --json                 print JSON (with all samples) instead of tables
+
+bench addr: the node layer (meshd --state-dir --lan) in network namespaces
+and in the simulator. Tables on stdout, progress on stderr:
+ 1. join time: a line r0..r3 of routers, each with a LAN client getting
+    DHCPv4 from meshd's dnsmasq, settled; a new router r4 (fresh state dir
+    and namespaces: new keys, new MACs) with client c4 joins at its end:
+    seconds from r4's meshd start until c4 (udhcpc in a loop from t=0)
+    pings c0 (50 ms steps, -W 0.2); split into r4's directory complete,
+    r0 has r4, c4's lease; interleaved with the same r4 re-keyed (fresh
+    state dir, same namespaces and MACs: a reflashed router);
+ 2. iperf3 TCP c0 -> c3 across 3 hops over mesh0 (end-to-end encrypted),
+    next to plain L2 (meshd -t bat0 bridged with the LANs) and boringtun
+    (WireGuard, r0-r3 over bat0) on their own routers, runs interleaved;
+    meshd's and boringtun's CPU seconds per GB;
+ 3. announcement overhead: L2 bytes/s per node on the mesh veths of a line
+    of five with and without --state-dir (the same windows); in the
+    simulator every OGM with and without the 20-byte hash TVLV (line 5,
+    grid 3x3, 250-node radio mesh); the one-time record exchange computed.
+Needs root for 1-3a (the simulator part runs without), dnsmasq, busybox,
+iperf3 (says what to install and skips what it cannot run); the boringtun
+column needs wg (wireguard-tools) and installs boringtun-cli with cargo
+into /var/cache/meshd-bench-tools if missing. meshd is taken from next to
+this executable. About 8 minutes with the defaults (3 of them the
+simulated 250-node mesh).
+
+OPTIONS (addr):
+    --only <LIST>          subset of join,tput,overhead,sim [default: all]
+    --join-runs <N>        joins of a new r4, and as many re-keyed [default: 5]
+    --iperf-runs <N>       iperf3 runs per path [default: 3]
+    --iperf-secs <S>       iperf3 duration [default: 10]
+    --overhead-runs <N>    overhead windows [default: 3]
+    --overhead-secs <S>    overhead window length [default: 30]
+    --settle-secs <S>      wait after a line is up [default: 10]
+    --sim-secs <S>         simulated seconds per run [default: 60]
+    --sim-seeds <N>        seeds per simulated network [default: 3]
+    --timeout <S>          limit for each wait in namespaces [default: 60]
+    --meshd <PATH>         the meshd binary to run
+    --keep                 keep logs (kept anyway on errors)
 ";
 
 fn parse_bench(args: &[String]) -> Result<Options, String> {
@@ -223,6 +265,9 @@ fn main() -> ExitCode {
             if rest[0] == "size" {
                 return bench_size(&rest[1..]);
             }
+            if rest[0] == "addr" {
+                return bench_addr(&rest[1..]);
+            }
             if rest[0] != "sim" {
                 eprintln!("hwtest bench: unknown bench {:?}\n\n{BENCH_USAGE}", rest[0]);
                 return ExitCode::from(2);
@@ -301,6 +346,23 @@ fn bench_size(args: &[String]) -> ExitCode {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+fn bench_addr(args: &[String]) -> ExitCode {
+    let o = match addr::Options::parse(args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("hwtest bench addr: {e}\n\n{BENCH_USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let r = addr::run(&o);
+    print!("{}", r.text());
+    if r.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 
