@@ -462,6 +462,12 @@ impl<R: RngCore> Node<R> {
         self.tt.global()
     }
 
+    /// The translation-table version of originator `orig` we hold, for
+    /// the `ttvn` of a UNICAST we address to it ourselves.
+    pub fn ttvn_of(&self, orig: Mac) -> u8 {
+        self.tt.ttvn_of(orig)
+    }
+
     /// Translation-table counters.
     pub fn tt_stats(&self) -> crate::tt::TtStats {
         self.tt.stats

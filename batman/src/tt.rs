@@ -420,6 +420,11 @@ impl Tt {
         }
     }
 
+    /// The table version of `orig` we hold (0 before its first table).
+    pub fn ttvn_of(&self, orig: Mac) -> u8 {
+        self.remote.get(&orig).and_then(|r| r.ttvn).unwrap_or(0)
+    }
+
     /// Remove an originator's state entirely.
     pub fn remove(&mut self, orig: Mac) {
         self.forget(orig);

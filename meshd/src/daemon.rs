@@ -161,6 +161,10 @@ type PendingPing = (
     tokio::sync::oneshot::Sender<String>,
 );
 
+/// Directory messages waiting for a route, at most, and for how long.
+const MAX_DEFERRED: usize = 64;
+const DEFERRED_TTL: Duration = Duration::from_secs(5);
+
 /// How long a control-socket ping waits for its answer.
 const PING_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -176,6 +180,8 @@ struct Daemon {
     ident: Option<crate::ident::Ident>,
     /// The LAN served ([node] lan).
     lan: Option<crate::lanside::LanSide>,
+    /// Directory messages waiting for a route: (to, area, since).
+    deferred: Vec<(Mac, Vec<u8>, Instant)>,
     /// The L3 path ([node] tun).
     mesh0: Option<crate::mesh0::Mesh0>,
 }
@@ -264,6 +270,7 @@ async fn main_loop(opts: Options) -> io::Result<()> {
         cfg,
         ident,
         lan,
+        deferred: Vec::new(),
         mesh0,
     };
     d.node_tick(clock());
@@ -690,6 +697,7 @@ impl Daemon {
         if let Some(m) = self.mesh0.as_mut() {
             m.tick(now.as_millis(), id);
         }
+        self.retry_deferred(now);
     }
 
     /// Answer one DNS query for `.mesh` names: ours (key-hash name and
@@ -721,30 +729,81 @@ impl Daemon {
             return;
         };
         let now = self.node.now();
+        let mut sends = Vec::new();
         if unicast {
             if let Some(m) = self.mesh0.as_mut() {
                 for t in batman::wire::TvlvIter::new(data).flatten() {
                     if t.tvlv_type == batman::wire::TvlvType::Unknown(crate::mesh0::TVLV_E2E)
                         && t.version == crate::mesh0::TVLV_E2E_VERSION
+                        && m.inbound(now.as_millis(), id, orig, t.value)
                     {
-                        m.inbound(now.as_millis(), id, orig, t.value);
+                        // A handshake from a node whose record we lack:
+                        // ask for it now; the handshake is kept and
+                        // replayed when the record is in.
+                        sends.extend(id.request_record(now.as_millis(), orig).map(|a| (orig, a)));
                     }
                 }
             }
         }
-        let (sends, changed) = id.on_tvlv(now.as_millis(), orig, unicast, data);
-        for (to, area) in sends {
-            if let Err(e) = self.node.send_unicast_tvlv(now, to, &area) {
-                if self.cfg.log >= LogLevel::Debug {
-                    eprintln!("meshd: directory message to {to} not sent: {e}");
-                }
-            }
-        }
+        let (more, changed) = id.on_tvlv(now.as_millis(), orig, unicast, data);
+        sends.extend(more);
         if changed {
             if let Err(e) = self.node.set_ogm_tvlvs(id.ogm_tvlvs()) {
                 eprintln!("meshd: announcement not set: {e}");
             }
         }
+        if unicast {
+            if let Some(m) = self.mesh0.as_mut() {
+                m.replay_stashed(now.as_millis(), id, orig);
+            }
+        }
+        for (to, area) in sends {
+            self.send_directory(to, area, now);
+        }
+    }
+
+    /// A directory message (record request or answer) to `to`. One that
+    /// finds no route yet (a record asked for by a node whose OGMs reached
+    /// us before we have a route back) waits up to [`DEFERRED_TTL`] for
+    /// one instead of being lost until the next request.
+    fn send_directory(&mut self, to: Mac, area: Vec<u8>, now: Instant) {
+        match crate::carrier::send(&mut self.node, to, &area) {
+            Ok(()) => {}
+            Err(batman::SendError::NoRoute(_)) => {
+                if self.deferred.len() >= MAX_DEFERRED {
+                    self.deferred.remove(0);
+                }
+                self.deferred.push((to, area, now));
+            }
+            Err(e) => {
+                if self.cfg.log >= LogLevel::Debug {
+                    eprintln!("meshd: directory message to {to} not sent: {e}");
+                }
+            }
+        }
+    }
+
+    /// Retry deferred directory messages whose destination has a route now.
+    fn retry_deferred(&mut self, now: Instant) {
+        if self.deferred.is_empty() {
+            return;
+        }
+        let pending = std::mem::take(&mut self.deferred);
+        for (to, area, since) in pending {
+            if now.saturating_since(since) >= DEFERRED_TTL {
+                continue;
+            }
+            if self.node.next_hop(to).is_some() {
+                let _ = crate::carrier::send(&mut self.node, to, &area);
+            } else {
+                self.deferred.push((to, area, since));
+            }
+        }
+    }
+
+    /// A meshd frame ([`crate::carrier`]) delivered to us.
+    fn on_meshd_frame(&mut self, from: Mac, area: &[u8]) {
+        self.on_tvlv(from, true, area);
     }
 
     /// Send what the core queued and act on its events.
@@ -762,11 +821,24 @@ impl Daemon {
             for e in events {
                 match e {
                     Event::Icmp(r) => self.icmp_answer(r),
+                    // The node layer's unicast messages come as meshd
+                    // frames; UNICAST_TVLVs carry only batman's own.
                     Event::Tvlv {
                         orig,
-                        unicast,
+                        unicast: false,
                         data,
-                    } => self.on_tvlv(orig, unicast, &data),
+                    } => self.on_tvlv(orig, false, &data),
+                    Event::Deliver { frame, .. } => {
+                        if let Some((from, area)) = crate::carrier::parse(&frame) {
+                            self.on_meshd_frame(from, area);
+                        }
+                    }
+                    Event::RouteChanged {
+                        next_hop: Some(_), ..
+                    } => {
+                        let now = self.node.now();
+                        self.retry_deferred(now);
+                    }
                     _ => {}
                 }
             }
@@ -827,6 +899,10 @@ fn flush(
             continue;
         }
         if let Event::Deliver { frame, .. } = &e {
+            if crate::carrier::parse(frame).is_some() {
+                icmp.push(e);
+                continue;
+            }
             if let Some(t) = tap {
                 if let Err(err) = t.get_ref().send(frame) {
                     if log >= LogLevel::Debug {
@@ -835,6 +911,16 @@ fn flush(
                 }
             }
             continue;
+        }
+        // A new route may let deferred directory messages go.
+        if matches!(
+            e,
+            Event::RouteChanged {
+                next_hop: Some(_),
+                ..
+            }
+        ) {
+            icmp.push(e.clone());
         }
         if log < LogLevel::Info {
             continue;

@@ -310,6 +310,16 @@ impl Ident {
         out
     }
 
+    /// Ask originator `orig` for its record now (a handshake arrived from
+    /// a node we do not know yet), within the directory's request limits.
+    /// The area to send, if a request is due. An all-zero digest asks for
+    /// whatever record is current.
+    pub fn request_record(&mut self, now_ms: u64, orig: Mac) -> Option<Vec<u8>> {
+        self.directory
+            .want(now_ms, orig.0)
+            .then(|| area(announce::TVLV_REQUEST, &[0; announce::REQUEST_LEN]))
+    }
+
     /// Once a second: originator changes, key rotation, directory expiry,
     /// IPv4 collisions. Returns whether the OGM TVLV must be replaced.
     pub fn tick(&mut self, now_ms: u64, orig: Option<Mac>) -> Result<bool, String> {
@@ -358,8 +368,9 @@ impl Ident {
         Ok(moved)
     }
 
-    /// An originator's TVLVs (from its OGM, or a UNICAST_TVLV to us).
-    /// Returns the UNICAST_TVLV areas to send, by destination, and whether
+    /// An originator's TVLVs (from its OGM, or a meshd frame to us:
+    /// `unicast`). Returns the TVLV areas to send in meshd frames
+    /// ([`crate::carrier`]), by destination, and whether
     /// our own OGM TVLV changed (an IPv4 re-pick).
     pub fn on_tvlv(
         &mut self,

@@ -354,6 +354,11 @@ impl LanPlan {
                 "dhcp-authoritative".into(),
             ),
             (
+                "No ICMP probe of an address before offering it: the range is this \
+                 router's alone, and the probe costs every new client 3 s.",
+                "no-ping".into(),
+            ),
+            (
                 "Leases, kept across dnsmasq restarts.",
                 format!("dhcp-leasefile={}", self.lease_path().display()),
             ),
@@ -522,7 +527,38 @@ impl Dnsmasq {
         self.active = true;
         self.backoff = RESTART_FIRST;
         self.kill();
+        self.stop_stale();
         self.launch(now)
+    }
+
+    /// A dnsmasq that an earlier meshd left running (killed with SIGKILL:
+    /// dnsmasq drops the parent-death signal when it changes user) still
+    /// holds the LAN's sockets: stop it. Found by the pid file in the run
+    /// directory, and only if its command line names our config file.
+    fn stop_stale(&self) {
+        let Ok(text) = std::fs::read_to_string(self.plan.pid_path()) else {
+            return;
+        };
+        let Ok(pid) = text.trim().parse::<u32>() else {
+            return;
+        };
+        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            return;
+        };
+        let conf = format!("--conf-file={}", self.plan.conf_path().display());
+        if !cmd.split(|b| *b == 0).any(|a| a == conf.as_bytes()) {
+            return;
+        }
+        let alive = || std::path::Path::new(&format!("/proc/{pid}")).exists();
+        let _ = crate::sys::child::signal_pid(pid, libc::SIGTERM);
+        let t0 = Instant::now();
+        while alive() && t0.elapsed() < STOP_WAIT {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if alive() {
+            let _ = crate::sys::child::signal_pid(pid, libc::SIGKILL);
+        }
+        let _ = std::fs::remove_file(self.plan.pid_path());
     }
 
     /// Take a new plan. Only when its config differs from the current one
@@ -874,6 +910,7 @@ mod tests {
                 "dhcp-option=option:router,10.224.224.1",
                 "dhcp-option=option:dns-server,10.224.224.1",
                 "dhcp-authoritative",
+                "no-ping",
                 "dhcp-leasefile=/var/run/meshd/dnsmasq.leases",
                 "enable-ra",
                 "dhcp-range=fd7c:d550:3dce:4f5d::,ra-only,64",
@@ -909,7 +946,7 @@ mod tests {
             ]
         );
         assert!(!conf.contains("nothing else resolves"));
-        assert_eq!(directives.len(), 20);
+        assert_eq!(directives.len(), 21);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 #![deny(unsafe_code)] // allowed in `sys` only, where each block is justified
 
+mod carrier;
 mod config;
 mod ctl;
 mod daemon;

@@ -4,15 +4,17 @@
 //! node's IPv4 address (first host of its /24 claim); fd00::/8 and the IPv4
 //! pool are routed into it. A packet read from it goes to the node that
 //! owns its destination (the verified directory: node address, LAN /64,
-//! /24 claim) inside an [`onion::session`] session, as a UNICAST_TVLV of
-//! type [`TVLV_E2E`]. A packet that arrives that way is decrypted, its
+//! /24 claim) inside an [`onion::session`] session, as a TVLV of type
+//! [`TVLV_E2E`] in a meshd frame ([`crate::carrier`]: batman UNICAST, which
+//! kernel batman-adv relays forward too). A packet that arrives that way is decrypted, its
 //! source checked against the key of the node that sent it (its node
 //! address, its LAN /64 or its /24: anything else is dropped and counted),
 //! its destination checked to be ours, and written to `mesh0`; the kernel
 //! routes it on to the LAN.
 //!
-//! MTU: a UNICAST_TVLV header (20), the TVLV header (4) and the session's
-//! overhead come out of a 1500-byte link MTU, so a 1280-byte IPv6 packet (and
+//! MTU: the carrier's headers (batman UNICAST 10, inner Ethernet 14), the
+//! TVLV header (4) and the session's overhead come out of a 1500-byte link
+//! MTU, so a 1280-byte IPv6 packet (and
 //! anything up to [`MTU`]) crosses a plain 1500-byte link unfragmented;
 //! smaller links get batman fragmentation.
 
@@ -23,7 +25,7 @@ use std::rc::Rc;
 use batman::wire::{TvlvRepr, TvlvType};
 use batman::{Mac, Node, RngCore};
 use onion::directory::{net24, Directory};
-use onion::session::{Output, PeerKeys, Sessions};
+use onion::session::{Output, PeerKeys, RecvError, Sessions};
 use onion::NodeId;
 use tokio::io::unix::AsyncFd;
 
@@ -33,14 +35,19 @@ use crate::sys::random::OsRng;
 use crate::sys::rtnl;
 use crate::sys::tap::Tap;
 
-/// TVLV type of end-to-end session messages (UNICAST_TVLV).
+/// TVLV type of end-to-end session messages (in meshd frames).
 pub const TVLV_E2E: u8 = 0xa5;
 pub const TVLV_E2E_VERSION: u8 = 1;
-/// UNICAST_TVLV header plus one TVLV header.
-pub const ENCAP_LEN: usize = 20 + 4;
+/// The carrier's headers plus one TVLV header.
+pub const ENCAP_LEN: usize = crate::carrier::OVERHEAD + 4;
 /// mesh0's MTU: what fits a 1500-byte link after encapsulation.
 pub const MTU: u16 = (1500 - ENCAP_LEN - onion::session::OVERHEAD) as u16;
 const _: () = assert!(MTU >= 1280, "IPv6 needs 1280 bytes");
+
+/// Handshakes kept while their sender's record is fetched, at most, and
+/// for how long.
+pub const MAX_STASHED: usize = 16;
+pub const STASH_TTL_MS: u64 = 3_000;
 
 /// Counters for `meshctl s`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -131,6 +138,9 @@ pub struct Mesh0 {
     v4: Ipv4Addr,
     /// Onion public keys last given to the sessions.
     keys: Vec<[u8; 32]>,
+    /// Handshakes from nodes whose record was still missing: (orig, msg,
+    /// when).
+    stash: Vec<(Mac, Vec<u8>, u64)>,
     log: LogLevel,
 }
 
@@ -177,6 +187,7 @@ impl Mesh0 {
             stats: Mesh0Stats::default(),
             v4,
             keys: pubs,
+            stash: Vec::new(),
             log,
         })
     }
@@ -206,8 +217,12 @@ impl Mesh0 {
         }
     }
 
-    /// A session message from originator `orig`.
-    pub fn inbound(&mut self, now_ms: u64, id: &Ident, orig: Mac, msg: &[u8]) {
+    /// A session message from originator `orig`. Returns true when it was
+    /// a handshake from a node the directory does not hold yet: the caller
+    /// asks `orig` for its record, and the message is kept (at most
+    /// [`MAX_STASHED`], for [`STASH_TTL_MS`]) to be tried again when the
+    /// record arrives ([`Mesh0::replay_stashed`]).
+    pub fn inbound(&mut self, now_ms: u64, id: &Ident, orig: Mac, msg: &[u8]) -> bool {
         let hint = id.directory.by_orig(&orig.0).map(|e| e.ann.node);
         let dir = &id.directory;
         let now = unix_now();
@@ -215,9 +230,38 @@ impl Mesh0 {
             let onion = dir.onion_keys(n, now);
             (!onion.is_empty()).then_some(PeerKeys { id: *n, onion })
         };
-        if let Err(e) = self.sessions.handle(now_ms, &mut OsRng, msg, hint, &lookup) {
-            if self.log >= LogLevel::Debug {
-                eprintln!("meshd: {}: message from {orig} dropped: {e}", self.name);
+        match self.sessions.handle(now_ms, &mut OsRng, msg, hint, &lookup) {
+            Ok(()) => false,
+            Err(RecvError::UnknownPeer) if hint.is_none() => {
+                self.stash
+                    .retain(|s| now_ms.saturating_sub(s.2) < STASH_TTL_MS);
+                if self.stash.len() >= MAX_STASHED {
+                    self.stash.remove(0);
+                }
+                self.stash.push((orig, msg.to_vec(), now_ms));
+                true
+            }
+            Err(e) => {
+                if self.log >= LogLevel::Debug {
+                    eprintln!("meshd: {}: message from {orig} dropped: {e}", self.name);
+                }
+                false
+            }
+        }
+    }
+
+    /// The directory may now know `orig`: try its kept handshakes again.
+    pub fn replay_stashed(&mut self, now_ms: u64, id: &Ident, orig: Mac) {
+        if id.directory.by_orig(&orig.0).is_none() || !self.stash.iter().any(|s| s.0 == orig) {
+            return;
+        }
+        let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.stash)
+            .into_iter()
+            .partition(|s| s.0 == orig);
+        self.stash = rest;
+        for (o, msg, t) in mine {
+            if now_ms.saturating_sub(t) < STASH_TTL_MS {
+                self.inbound(now_ms, id, o, &msg);
             }
         }
     }
@@ -237,10 +281,7 @@ impl Mesh0 {
                         self.stats.drop_send += 1;
                         continue;
                     };
-                    if node
-                        .send_unicast_tvlv(node.now(), Mac(e.ann.orig), &area)
-                        .is_err()
-                    {
+                    if crate::carrier::send(node, Mac(e.ann.orig), &area).is_err() {
                         self.stats.drop_send += 1;
                     }
                 }
@@ -306,7 +347,7 @@ pub fn own(id: &Ident) -> Own {
     }
 }
 
-/// A UNICAST_TVLV area carrying one session message.
+/// A TVLV area carrying one session message.
 pub fn e2e_area(msg: &[u8]) -> Option<Vec<u8>> {
     if msg.len() > usize::from(u16::MAX) {
         return None;

@@ -262,6 +262,13 @@ fn describe_inner(f: &[u8]) -> String {
     let src = Mac::from_bytes(&f[6..12]);
     let ty = u16::from_be_bytes([f[12], f[13]]);
     let p = &f[14..];
+    if let Some((from, area)) = crate::carrier::parse(f) {
+        let inner = tvlv_names(area);
+        return format!(
+            "MESHD {from}{}",
+            inner.strip_prefix(", tvlv").unwrap_or(&inner)
+        );
+    }
     let what = match ty {
         0x0806 if p.len() >= 28 => {
             let spa = Ipv4Addr::new(p[14], p[15], p[16], p[17]);
@@ -441,19 +448,23 @@ mod tests {
             s.contains("tvlv [ID_HASH(seq 5 digest 0102030405060708)]"),
             "{s}"
         );
-        // UNICAST_TVLV: type 0x44, v15, ttl 50, reserved, dst, src, len 12,
-        // align, then ID_REQ v1.
-        let b = hex("440f3200 020000000002 020000000001 000c 0000
-             a401 0008 0102030405060708");
+        // A meshd frame: UNICAST (0x40, v15, ttl 50, ttvn 0, dest) with the
+        // inner Ethernet header (group dst, src, 0x88b5), then ID_REQ v1.
+        let head = "400f3200 020000000002 036d65736864 020000000001 88b5";
+        let b = hex(&format!("{head} a401 0008 0102030405060708"));
         let s = describe_payload(Mac::ZERO, &b).unwrap();
-        assert!(s.contains("ID_REQ(digest 0102030405060708)"), "{s}");
-        let b = hex("440f3200 020000000002 020000000001 0008 0000 a301 0004 00000000");
+        assert!(
+            s.contains("MESHD 02:00:00:00:00:01 [ID_REQ(digest 0102030405060708)]"),
+            "{s}"
+        );
+        let b = hex(&format!("{head} a301 0004 00000000"));
         let s = describe_payload(Mac::ZERO, &b).unwrap();
         assert!(s.contains("ID_RECORD(malformed"), "{s}");
         // An E2E data message: type 3, receiver index 0x01020304, counter 9,
         // 4 sealed bytes and the 16-byte tag.
-        let mut b = hex("440f3200 020000000002 020000000001 0028 0000 a501 0024
-             03000000 01020304 0000000000000009 aabbccdd");
+        let mut b = hex(&format!(
+            "{head} a501 0024 03000000 01020304 0000000000000009 aabbccdd"
+        ));
         b.extend([0u8; 16]);
         let s = describe_payload(Mac::ZERO, &b).unwrap();
         assert!(

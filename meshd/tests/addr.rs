@@ -254,10 +254,10 @@ fn five_routers_serve_their_lans_and_clients_reach_each_other_end_to_end_encrypt
         N - 1,
         "{sessions}"
     );
-    // Full-size packets (mesh0's MTU, 1444) cross the 1400-byte link in
+    // Full-size packets (mesh0's MTU, 1440) cross the 1400-byte link in
     // batman fragments.
     let frag_before = counter(&routers[1].ns, "fwd_fragmented");
-    for (to, size) in [(&v4[4], 1444 - 28), (&v6[4], 1444 - 48)] {
+    for (to, size) in [(&v4[4], 1440 - 28), (&v6[4], 1440 - 48)] {
         let (ok, out) = sh(&clients[0], &format!("ping -c 2 -W 2 -M do -s {size} {to}"));
         assert!(ok, "full-size ping to {to}: {out}");
     }
@@ -377,6 +377,24 @@ fn five_routers_serve_their_lans_and_clients_reach_each_other_end_to_end_encrypt
         back.is_some(),
         "r2 did not come back:\n{}",
         read(&routers[2].log)
+    );
+    // The dnsmasq the killed meshd left behind was replaced, not doubled.
+    let conf = format!("{}.dnsmasq/dnsmasq.conf", common::sock_of(&routers[2].ns));
+    let count = || {
+        let o = std::process::Command::new("pgrep")
+            .args(["-fc", &format!("conf-file={conf}")])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout)
+            .trim()
+            .parse::<u32>()
+            .unwrap_or(0)
+    };
+    let one = wait_for(Duration::from_secs(5), || count() == 1);
+    assert!(
+        one.is_some(),
+        "{} dnsmasq for r2 after its restart",
+        count()
     );
     let after = routers[2].id();
     for k in ["node_id", "address", "lan", "ipv4", "name"] {

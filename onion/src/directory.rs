@@ -236,6 +236,24 @@ impl Directory {
         Some(digest)
     }
 
+    /// Should we ask `orig` for its record now (we hold none from it, no
+    /// request is out within [`REQUEST_INTERVAL_MS`], the request table has
+    /// room)? Marks the request as sent when it says yes.
+    pub fn want(&mut self, now_ms: u64, orig: [u8; 6]) -> bool {
+        if self.by_orig.contains_key(&orig)
+            || self
+                .pending
+                .get(&orig)
+                .is_some_and(|t| now_ms < t + REQUEST_INTERVAL_MS)
+            || (!self.pending.contains_key(&orig) && self.pending.len() >= MAX_PENDING_REQUESTS)
+        {
+            return false;
+        }
+        self.pending.insert(orig, now_ms);
+        self.stats.requests += 1;
+        true
+    }
+
     /// A record that arrived from originator `from`. `now_unix` decides
     /// key expiry.
     pub fn on_record(
@@ -526,8 +544,12 @@ mod tests {
         let hv = announce::hash_value(5, &announce::digest(&rec));
         assert_eq!(d.on_hash(0, mac(1), &hv), Some(announce::digest(&rec)));
         assert_eq!(d.on_hash(100, mac(1), &hv), None, "rate limited");
+        assert!(!d.want(100, mac(1)), "a request is out");
         assert_eq!(d.on_record(200, NOW_UNIX, mac(1), &rec), Ok(Admitted::New));
         assert_eq!(d.on_hash(300, mac(1), &hv), None, "fresh");
+        assert!(!d.want(REQUEST_INTERVAL_MS + 1, mac(1)), "held already");
+        assert!(d.want(0, mac(2)));
+        assert!(!d.want(1, mac(2)));
         assert_eq!(d.stats().refreshed, 1);
         let e = d.by_orig(&mac(1)).unwrap();
         assert_eq!(e.last_seen_ms, 300);

@@ -19,6 +19,24 @@ pub fn terminate(child: &Child) -> io::Result<()> {
     Ok(())
 }
 
+/// Send `sig` to process `pid`, which is not our child: a supervised
+/// program left over by an earlier meshd (found through its pid file, and
+/// checked by its command line just before by the caller).
+pub fn signal_pid(pid: u32, sig: i32) -> io::Result<()> {
+    let pid = libc::pid_t::try_from(pid)
+        .ok()
+        .filter(|p| *p > 1)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "pid out of range"))?;
+    // SAFETY: kill(2) takes two integers and touches no memory of ours.
+    // Which process it reaches is the caller's check (pid file and command
+    // line read just before); pids 0, 1 and negative ones (groups) are
+    // refused above, so it never signals a group or init.
+    if unsafe { libc::kill(pid, sig) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Have the kernel send SIGTERM to the child when meshd dies, however it
 /// dies (so a `kill -9` of meshd leaves no dnsmasq behind). The signal is
 /// kept across the child's exec of a wrapper (`ip netns exec`) and then
