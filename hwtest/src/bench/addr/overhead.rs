@@ -7,7 +7,7 @@ use std::io;
 use std::path::Path;
 use std::time::Duration;
 
-use batman::wire::{tvlv, unicast_tvlv, TvlvRepr, TvlvType, ETH_HLEN};
+use batman::wire::{tvlv, unicast, TvlvRepr, TvlvType, ETH_HLEN};
 use onion::announce::{
     HASH_LEN, MAX_RECORD_LEN, MIN_RECORD_LEN, REQUEST_LEN, TVLV_HASH, TVLV_VERSION,
 };
@@ -196,7 +196,8 @@ pub fn mean_hops(t: &Topology) -> f64 {
 /// included, no padding to 60 bytes, as the simulator and sysfs count).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Exchange {
-    /// ETH + UNICAST_TVLV header + TVLV header + digest.
+    /// ETH + batman UNICAST + inner Ethernet (meshd frame) + TVLV header +
+    /// digest.
     pub request_frame: usize,
     /// A record with one onion key and a 2-character name (`r0`).
     pub record_len: usize,
@@ -206,7 +207,9 @@ pub struct Exchange {
 }
 
 pub fn exchange() -> Exchange {
-    let head = ETH_HLEN + unicast_tvlv::HEADER_LEN + tvlv::HEADER_LEN;
+    // meshd frames: batman UNICAST with an inner Ethernet header
+    // (meshd/src/carrier.rs).
+    let head = ETH_HLEN + unicast::HEADER_LEN + ETH_HLEN + tvlv::HEADER_LEN;
     let record_len = MIN_RECORD_LEN + 2;
     Exchange {
         request_frame: head + REQUEST_LEN,
@@ -238,9 +241,9 @@ mod tests {
         let e = exchange();
         assert_eq!(
             (e.request_frame, e.record_len, e.record_frame),
-            (46, 160, 198)
+            (50, 160, 202)
         );
-        assert_eq!(exchange_per_node(5, 2.0), (976.0, 1952.0));
+        assert_eq!(exchange_per_node(5, 2.0), (1008.0, 2016.0));
         let line = Topology::line(3, LinkParams::wired());
         assert!((mean_hops(&line) - 8.0 / 6.0).abs() < 1e-9);
     }

@@ -11,7 +11,7 @@
 //! ```
 //!
 //! Mesh links are veths with MTU 1532 in every set (bat0 keeps 1500
-//! unfragmented; mesh0's 1444 fits either way), LAN links 1500.
+//! unfragmented; mesh0's 1440 fits either way), LAN links 1500.
 
 use std::io;
 use std::path::{Path, PathBuf};
