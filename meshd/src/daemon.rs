@@ -180,6 +180,8 @@ struct Daemon {
     ident: Option<crate::ident::Ident>,
     /// The LAN served ([node] lan).
     lan: Option<crate::lanside::LanSide>,
+    /// The extra TVLV area of own OGMs now (the announcement hash, or none).
+    ogm_area: Vec<u8>,
     /// Directory messages waiting for a route: (to, area, since).
     deferred: Vec<(Mac, Vec<u8>, Instant)>,
     /// The L3 path ([node] tun).
@@ -271,6 +273,7 @@ async fn main_loop(opts: Options) -> io::Result<()> {
         ident,
         lan,
         deferred: Vec::new(),
+        ogm_area: Vec::new(),
         mesh0,
     };
     d.node_tick(clock());
@@ -682,14 +685,15 @@ impl Daemon {
         let Some(id) = self.ident.as_mut() else {
             return;
         };
-        match id.tick(now.as_millis(), self.node.primary_mac()) {
-            Ok(true) => {
-                if let Err(e) = self.node.set_ogm_tvlvs(id.ogm_tvlvs()) {
-                    eprintln!("meshd: announcement not set: {e}");
-                }
+        if let Err(e) = id.tick(now.as_millis(), self.node.primary_mac()) {
+            eprintln!("meshd: {e}");
+        }
+        let area = id.ogm_tvlvs_for_tick();
+        if area != self.ogm_area {
+            match self.node.set_ogm_tvlvs(area.clone()) {
+                Ok(()) => self.ogm_area = area,
+                Err(e) => eprintln!("meshd: announcement not set: {e}"),
             }
-            Ok(false) => {}
-            Err(e) => eprintln!("meshd: {e}"),
         }
         if let Some(l) = self.lan.as_mut() {
             l.tick(id, self.cfg.log);
@@ -748,8 +752,10 @@ impl Daemon {
         let (more, changed) = id.on_tvlv(now.as_millis(), orig, unicast, data);
         sends.extend(more);
         if changed {
-            if let Err(e) = self.node.set_ogm_tvlvs(id.ogm_tvlvs()) {
-                eprintln!("meshd: announcement not set: {e}");
+            let area = id.ogm_tvlvs();
+            match self.node.set_ogm_tvlvs(area.clone()) {
+                Ok(()) => self.ogm_area = area,
+                Err(e) => eprintln!("meshd: announcement not set: {e}"),
             }
         }
         if unicast {

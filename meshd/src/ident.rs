@@ -38,6 +38,8 @@ pub const NODE_STATE_FILE: &str = "node.state";
 pub const ONION_ROTATE_S: u64 = 7 * 86_400;
 /// ...and the previous one still accepted for a day after.
 pub const ONION_GRACE_S: u64 = 86_400;
+/// OGMs in a row that carry the announcement hash after it changed.
+pub const HASH_BURST: u8 = 3;
 /// Record requests answered per second at most (all requesters together).
 pub const MAX_ANSWERS_PER_S: u32 = 64;
 
@@ -104,6 +106,10 @@ pub struct Ident {
     pub directory: Directory,
     /// (second, answers in it) for [`MAX_ANSWERS_PER_S`].
     answered: (u64, u32),
+    /// OGM ticks left that carry the hash after a change, and the
+    /// every-other-tick phase.
+    burst: u8,
+    phase: bool,
     log: LogLevel,
 }
 
@@ -180,6 +186,8 @@ impl Ident {
             orig: None,
             record: Vec::new(),
             answered: (0, 0),
+            burst: 0,
+            phase: false,
             log,
         };
         me.rotate(now)?;
@@ -290,6 +298,7 @@ impl Ident {
         self.dir
             .write(NODE_STATE_FILE, self.state.render().as_bytes())?;
         self.record = ann.sign(&self.identity).map_err(|e| e.to_string())?;
+        self.burst = HASH_BURST;
         Ok(true)
     }
 
@@ -308,6 +317,24 @@ impl Ident {
         }
         .append_to(&mut out);
         out
+    }
+
+    /// The TVLV area for the OGM(s) of the coming second: the hash in every
+    /// other one (the directory's entries live for minutes; this halves
+    /// what every node adds to every OGM it forwards), and in each of the
+    /// next [`HASH_BURST`] after the record changed, so a change spreads at
+    /// once.
+    pub fn ogm_tvlvs_for_tick(&mut self) -> Vec<u8> {
+        self.phase = !self.phase;
+        if self.burst > 0 {
+            self.burst -= 1;
+            return self.ogm_tvlvs();
+        }
+        if self.phase {
+            self.ogm_tvlvs()
+        } else {
+            Vec::new()
+        }
     }
 
     /// Ask originator `orig` for its record now (a handshake arrived from
@@ -491,6 +518,10 @@ mod tests {
         assert_eq!((b.node_id(), b.ipv4_net()), (id, net));
         assert!(b.tick(0, Some(Mac([2, 0, 0, 0, 0, 1]))).unwrap());
         assert!(b.seqno() > seq, "a restart never reuses a sequence number");
+        // The hash rides in the next HASH_BURST OGMs after a change, then in
+        // every other one.
+        let rides: Vec<bool> = (0..7).map(|_| !b.ogm_tvlvs_for_tick().is_empty()).collect();
+        assert_eq!(rides, [true, true, true, false, true, false, true]);
         assert!(!b.tick(1, Some(Mac([2, 0, 0, 0, 0, 1]))).unwrap());
         for f in [IDENTITY_FILE, ONION_FILE, NODE_STATE_FILE] {
             let path = p.join(f);

@@ -440,21 +440,18 @@ mod tests {
 
     #[test]
     fn meshd_identity_tvlvs_are_decoded() {
-        // OGM carrying ID_HASH v1: seqno 5, digest 0102030405060708.
-        let b = hex("000f3204 00000007 020000000001 020000000001 00 c8 0014
-             a201 0010 0000000000000005 0102030405060708");
+        // OGM carrying ID_HASH v1: seqno 5, digest 01020304.
+        let b = hex("000f3204 00000007 020000000001 020000000001 00 c8 000c
+             a201 0008 00000005 01020304");
         let s = describe_payload(Mac::ZERO, &b).unwrap();
-        assert!(
-            s.contains("tvlv [ID_HASH(seq 5 digest 0102030405060708)]"),
-            "{s}"
-        );
+        assert!(s.contains("tvlv [ID_HASH(seq 5 digest 01020304)]"), "{s}");
         // A meshd frame: UNICAST (0x40, v15, ttl 50, ttvn 0, dest) with the
         // inner Ethernet header (group dst, src, 0x88b5), then ID_REQ v1.
         let head = "400f3200 020000000002 036d65736864 020000000001 88b5";
-        let b = hex(&format!("{head} a401 0008 0102030405060708"));
+        let b = hex(&format!("{head} a401 0004 01020304"));
         let s = describe_payload(Mac::ZERO, &b).unwrap();
         assert!(
-            s.contains("MESHD 02:00:00:00:00:01 [ID_REQ(digest 0102030405060708)]"),
+            s.contains("MESHD 02:00:00:00:00:01 [ID_REQ(digest 01020304)]"),
             "{s}"
         );
         let b = hex(&format!("{head} a301 0004 00000000"));

@@ -9,9 +9,9 @@
 //!
 //! | type | version | where | value |
 //! |---|---|---|---|
-//! | [`TVLV_HASH`] 0xa2 | 1 | every own OGM | seqno (8) ‖ digest of the record (8) |
-//! | [`TVLV_RECORD`] 0xa3 | 1 | UNICAST_TVLV, answer to a request | the signed record |
-//! | [`TVLV_REQUEST`] 0xa4 | 1 | UNICAST_TVLV to the announcer | the digest asked for (8) |
+//! | [`TVLV_HASH`] 0xa2 | 1 | every other own OGM | seqno, low 32 bits (4) ‖ digest of the record (4) |
+//! | [`TVLV_RECORD`] 0xa3 | 1 | meshd frame, answer to a request | the signed record |
+//! | [`TVLV_REQUEST`] 0xa4 | 1 | meshd frame to the announcer | the digest asked for (4) |
 //!
 //! A node that sees a hash it does not hold asks the originator for the
 //! record; the answer is verified (signature, originator MAC, sequence
@@ -62,10 +62,14 @@ pub const TVLV_REQUEST: u8 = 0xa4;
 /// Version of all three.
 pub const TVLV_VERSION: u8 = 1;
 
-/// Value length of a [`TVLV_HASH`] (seqno 8 + digest 8).
-pub const HASH_LEN: usize = 16;
+/// Length of a record's digest: the first bytes of its SHA-256. Only says
+/// "this is not the record you hold" (a request follows); what is admitted
+/// is checked in full.
+pub const DIGEST_LEN: usize = 4;
+/// Value length of a [`TVLV_HASH`] (seqno's low 32 bits + digest).
+pub const HASH_LEN: usize = 4 + DIGEST_LEN;
 /// Value length of a [`TVLV_REQUEST`] (the digest).
-pub const REQUEST_LEN: usize = 8;
+pub const REQUEST_LEN: usize = DIGEST_LEN;
 
 /// Onion keys in one record: the current one and the one in its grace.
 pub const MAX_ONION_KEYS: usize = 2;
@@ -133,10 +137,10 @@ pub fn valid_name(n: &str) -> bool {
             && !n.ends_with('-'))
 }
 
-/// The 8-byte digest of a record's bytes, carried in [`TVLV_HASH`].
-pub fn digest(record: &[u8]) -> [u8; 8] {
+/// The digest of a record's bytes, carried in [`TVLV_HASH`].
+pub fn digest(record: &[u8]) -> [u8; DIGEST_LEN] {
     let d = Sha256::digest(record);
-    d[..8].try_into().expect("8 of 32 bytes")
+    d[..DIGEST_LEN].try_into().expect("4 of 32 bytes")
 }
 
 impl Announcement {
@@ -265,21 +269,21 @@ fn signed_message(body: &[u8]) -> Vec<u8> {
 }
 
 /// The value of a [`TVLV_HASH`].
-pub fn hash_value(seqno: u64, digest: &[u8; 8]) -> [u8; HASH_LEN] {
+pub fn hash_value(seqno: u64, digest: &[u8; DIGEST_LEN]) -> [u8; HASH_LEN] {
     let mut v = [0u8; HASH_LEN];
-    v[..8].copy_from_slice(&seqno.to_be_bytes());
-    v[8..].copy_from_slice(digest);
+    v[..4].copy_from_slice(&(seqno as u32).to_be_bytes());
+    v[4..].copy_from_slice(digest);
     v
 }
 
-/// Read a [`TVLV_HASH`] value: (seqno, digest).
-pub fn parse_hash(v: &[u8]) -> Option<(u64, [u8; 8])> {
+/// Read a [`TVLV_HASH`] value: (seqno's low 32 bits, digest).
+pub fn parse_hash(v: &[u8]) -> Option<(u32, [u8; DIGEST_LEN])> {
     if v.len() != HASH_LEN {
         return None;
     }
     Some((
-        u64::from_be_bytes(v[..8].try_into().ok()?),
-        v[8..].try_into().ok()?,
+        u32::from_be_bytes(v[..4].try_into().ok()?),
+        v[4..].try_into().ok()?,
     ))
 }
 
@@ -376,8 +380,9 @@ pub(crate) mod tests {
 
     #[test]
     fn hash_value_round_trip() {
-        let v = hash_value(9, &[1, 2, 3, 4, 5, 6, 7, 8]);
-        assert_eq!(parse_hash(&v), Some((9, [1, 2, 3, 4, 5, 6, 7, 8])));
-        assert_eq!(parse_hash(&v[..15]), None);
+        let v = hash_value(0x1_0000_0009, &[1, 2, 3, 4]);
+        assert_eq!(v, [0, 0, 0, 9, 1, 2, 3, 4]);
+        assert_eq!(parse_hash(&v), Some((9, [1, 2, 3, 4])));
+        assert_eq!(parse_hash(&v[..7]), None);
     }
 }

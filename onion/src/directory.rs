@@ -114,7 +114,7 @@ pub struct Entry {
     /// The record's bytes as signed (served on request by nobody but its
     /// owner; kept for `meshctl` and tests).
     pub raw: Vec<u8>,
-    pub digest: [u8; 8],
+    pub digest: [u8; announce::DIGEST_LEN],
     pub last_seen_ms: u64,
     pub node_addr: Ipv6Addr,
     pub lan_prefix: Ipv6Addr,
@@ -201,7 +201,12 @@ impl Directory {
     /// to request from `orig` when the record it names is not held (the
     /// caller sends a [`announce::TVLV_REQUEST`]); None when it is fresh,
     /// older than the held one, malformed, or a request is already out.
-    pub fn on_hash(&mut self, now_ms: u64, orig: [u8; 6], value: &[u8]) -> Option<[u8; 8]> {
+    pub fn on_hash(
+        &mut self,
+        now_ms: u64,
+        orig: [u8; 6],
+        value: &[u8],
+    ) -> Option<[u8; announce::DIGEST_LEN]> {
         let Some((seqno, digest)) = announce::parse_hash(value) else {
             self.stats.drop_malformed += 1;
             return None;
@@ -216,8 +221,10 @@ impl Directory {
                 self.stats.refreshed += 1;
                 return None;
             }
-            if seqno <= e.ann.seqno {
-                // A late OGM from before the node's last change.
+            // The low 32 bits of the seqno, compared with wrap-around: a
+            // late OGM from before the node's last change names an older
+            // or the same record.
+            if (seqno.wrapping_sub(e.ann.seqno as u32) as i32) <= 0 {
                 return None;
             }
         }
@@ -714,14 +721,20 @@ mod tests {
         let mut d = dir();
         let mut asked = 0;
         for i in 0..=255u8 {
-            if d.on_hash(0, [6, 0, 0, 0, 1, i], &[0; 16]).is_some() {
+            if d.on_hash(0, [6, 0, 0, 0, 1, i], &[0; announce::HASH_LEN])
+                .is_some()
+            {
                 asked += 1;
             }
         }
         assert_eq!(asked, MAX_PENDING_REQUESTS);
         d.expire(REQUEST_INTERVAL_MS);
         assert!(d
-            .on_hash(REQUEST_INTERVAL_MS, [6, 0, 0, 0, 2, 0], &[0; 16])
+            .on_hash(
+                REQUEST_INTERVAL_MS,
+                [6, 0, 0, 0, 2, 0],
+                &[0; announce::HASH_LEN]
+            )
             .is_some());
     }
 

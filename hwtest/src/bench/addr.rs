@@ -19,7 +19,7 @@
 //! 3. Announcement overhead: L2 bytes/s per node on the mesh veths of the
 //!    node-layer line of five against a plain meshd line of five, counted
 //!    in the same windows; in the simulator the same core with and without
-//!    the 20-byte hash TVLV in every own OGM (line 5, grid 3x3, 250-node
+//!    the 12-byte hash TVLV in every other second's OGMs (line 5, grid 3x3, 250-node
 //!    radio mesh); the one-time record exchange computed from
 //!    `onion::announce`'s sizes.
 //!

@@ -252,7 +252,7 @@ impl Report {
         let o = &self.options;
         let mut out = format!(
             "\n3b. Simulator: OGM bytes/s per node (Ethernet header included) without and with\n    \
-             meshd's 20-byte hash TVLV (0xa2 v1, 16-byte value) in every own OGM; same seed\n    \
+             meshd's 12-byte hash TVLV (0xa2 v1, 8-byte value) in every other second's OGMs; same seed\n    \
              for both, {} seed(s), {} simulated s, window from 10 s after convergence\n",
             o.sim_seeds, o.sim_secs
         );
