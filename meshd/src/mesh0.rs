@@ -59,6 +59,17 @@ pub struct Mesh0Stats {
     pub drop_not_ours: u64,
     pub drop_malformed: u64,
     pub drop_send: u64,
+    /// Multicast and link-local destinations (the kernel's own IPv6
+    /// chatter on the TUN).
+    pub drop_link_local: u64,
+}
+
+/// Can `a` be the destination of a packet across the mesh?
+pub fn routable(a: IpAddr) -> bool {
+    match a {
+        IpAddr::V4(a) => !(a.is_multicast() || a.is_broadcast() || a.is_link_local()),
+        IpAddr::V6(a) => !(a.is_multicast() || (a.segments()[0] & 0xffc0) == 0xfe80),
+    }
 }
 
 /// Source and destination of an IPv4 or IPv6 packet.
@@ -154,7 +165,7 @@ impl Mesh0 {
         let ctx =
             |what: String| move |e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"));
         let tun = Tap::open_tun(name, MTU).map_err(ctx(format!(
-            "L3 interface {name}: (needs root or CAP_NET_ADMIN)"
+            "L3 interface {name} (needs root or CAP_NET_ADMIN)"
         )))?;
         let ifindex = rtnl::ifindex(name).map_err(ctx(format!("L3 interface {name}")))?;
         let v4 = host1(id.ipv4_net());
@@ -198,6 +209,12 @@ impl Mesh0 {
             self.stats.drop_malformed += 1;
             return;
         };
+        if !routable(dst) {
+            // The kernel's own link-local chatter on the TUN (router
+            // solicitations, MLD): nobody to send it to.
+            self.stats.drop_link_local += 1;
+            return;
+        }
         let Some(peer) = owner(&id.directory, &own(id), dst) else {
             self.stats.drop_no_owner += 1;
             return;
@@ -429,5 +446,17 @@ mod tests {
             Ipv4Addr::new(10, 224, 224, 5).into()
         ));
         assert_eq!(owner(&dir, &own, own.node_addr.into()), None);
+        for a in [
+            "ff02::2",
+            "fe80::1",
+            "224.0.0.22",
+            "255.255.255.255",
+            "169.254.1.1",
+        ] {
+            assert!(!routable(a.parse().unwrap()), "{a}");
+        }
+        for a in ["fd00::1", "10.1.2.3"] {
+            assert!(routable(a.parse().unwrap()), "{a}");
+        }
     }
 }
