@@ -403,7 +403,7 @@ fn node_answer(id: &crate::ident::Ident, cmd: &str, orig: Option<Mac>, now: Inst
     } else {
         for e in id.directory.entries() {
             rows.push(format!(
-                "{{\"node_id\":{},\"name\":{},\"alias\":{},\"address\":{},\"lan\":{},\"ipv4\":{},\"orig\":{},\"seqno\":{},\"last_seen_ms\":{}}}",
+                "{{\"node_id\":{},\"name\":{},\"alias\":{},\"address\":{},\"lan\":{},\"ipv4\":{},\"orig\":{},\"seqno\":{},\"last_seen_ms\":{},\"record\":{}}}",
                 js(&hex(&e.ann.node)),
                 js(&e.key_name),
                 js(&e.ann.name),
@@ -412,7 +412,8 @@ fn node_answer(id: &crate::ident::Ident, cmd: &str, orig: Option<Mac>, now: Inst
                 js(&e.ipv4.map_or(String::new(), |a| a.to_string())),
                 js(&Mac(e.ann.orig).to_string()),
                 e.ann.seqno,
-                now.as_millis().saturating_sub(e.last_seen_ms)
+                now.as_millis().saturating_sub(e.last_seen_ms),
+                js(&hex(&e.raw))
             ));
         }
     }

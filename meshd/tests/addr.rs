@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{ctl, log_path, read, spawn_meshd};
+use common::{ctl, log_path, mac_of, read, spawn_meshd};
 use hwtest::netns::{require_root, veth, wait_for, Netns, Proc};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -521,5 +521,170 @@ fn forced_ipv4_collision_moves_the_loser_on_both_nodes_and_survives_restart() {
     assert!(ready(&r[loser]));
     assert_eq!(field(&r[loser].id(), "ipv4"), new);
     drop(r);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// Raw frames into a namespace's interface (AF_PACKET), from python3.
+const INJECT_PY: &str = "import socket,sys\n\
+s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW)\n\
+s.bind((sys.argv[1],0))\n\
+for h in sys.argv[2:]:\n    s.send(bytes.fromhex(h))\n";
+
+fn hexs(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect()
+}
+
+fn mac_bytes(m: &str) -> Vec<u8> {
+    m.split(':')
+        .map(|x| u8::from_str_radix(x, 16).expect("mac"))
+        .collect()
+}
+
+/// A meshd frame (docs/wire.md) carrying `record` as ID_RECORD, on the
+/// wire from `eth_src` to interface `eth_dst` of originator `dest`, with
+/// `inner_src` as the claimed sender.
+fn record_frame(
+    eth_dst: &[u8],
+    eth_src: &[u8],
+    dest: &[u8],
+    inner_src: &[u8],
+    record: &[u8],
+) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(eth_dst);
+    f.extend_from_slice(eth_src);
+    f.extend_from_slice(&[0x43, 0x05]);
+    f.extend_from_slice(&[0x40, 0x0f, 0x32, 0x00]);
+    f.extend_from_slice(dest);
+    f.extend_from_slice(&[0x03, 0x6d, 0x65, 0x73, 0x68, 0x64]);
+    f.extend_from_slice(inner_src);
+    f.extend_from_slice(&[0x88, 0xb5, 0xa3, 0x01]);
+    f.extend_from_slice(&(record.len() as u16).to_be_bytes());
+    f.extend_from_slice(record);
+    f
+}
+
+/// Records injected on a link by a namespace that is no mesh node: A's
+/// real record sent as someone else's (another originator), A's record
+/// with a forged signature, and A's previous record replayed after A
+/// re-signed. V drops each, counts it, and keeps A's current record.
+///
+/// ```text
+///   [A] m1 == m0 [V] m1 == inj [I: python3 raw socket]
+/// ```
+#[test]
+fn someone_elses_key_forged_signature_and_replayed_record_are_dropped_and_counted() {
+    let test = "someone_elses_key_forged_signature_and_replayed_record_are_dropped_and_counted";
+    if !require_root(test) {
+        return;
+    }
+    if !have("python3") {
+        assert!(std::env::var_os("CI").is_none(), "python3 missing");
+        eprintln!("skipped {test}: python3 not installed");
+        return;
+    }
+    let tmp = std::env::temp_dir().join(format!("meshd-hostile-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let mk = |name: &str, args: &[&str]| Router {
+        ns: Netns::new(name).unwrap(),
+        state: tmp.join(name),
+        log: log_path(&format!("hostile-{name}")),
+        proc: None,
+        args: args.iter().map(|s| s.to_string()).collect(),
+    };
+    let mut a = mk("ha", &[]);
+    let mut v = mk("hv", &[]);
+    let inj = Netns::new("hi").unwrap();
+    veth(&a.ns, "m1", &v.ns, "m0", 1500).unwrap();
+    veth(&v.ns, "m1", &inj, "inj", 1500).unwrap();
+    for (r, ifs) in [
+        (&mut a, vec!["-i", "m1"]),
+        (&mut v, vec!["-i", "m0", "-i", "m1"]),
+    ] {
+        let mut args = vec!["daemon".to_string()];
+        args.extend(ifs.iter().map(|s| s.to_string()));
+        args.extend([
+            "--state-dir".to_string(),
+            r.state.display().to_string(),
+            "--tun".into(),
+            "".into(),
+            "--dns".into(),
+            "".into(),
+        ]);
+        r.args = args;
+        r.start();
+    }
+    let a_row = |v: &Router| {
+        let d = ctl(&v.ns, &["-j", "dir"]).1;
+        (field(&d, "record"), field(&d, "seqno"), field(&d, "orig"))
+    };
+    let got = wait_for(Duration::from_secs(20), || !a_row(&v).0.is_empty());
+    assert!(got.is_some(), "V never admitted A:\n{}", read(&v.log));
+    let (old, old_seq, a_orig) = a_row(&v);
+    // A restarts: a new record with a higher seqno.
+    a.proc.take().unwrap().kill9();
+    std::thread::sleep(Duration::from_millis(1100));
+    a.start();
+    let newer = wait_for(Duration::from_secs(20), || {
+        let (_, s, _) = a_row(&v);
+        s.parse::<u64>().unwrap_or(0) > old_seq.parse::<u64>().unwrap()
+    });
+    assert!(newer.is_some(), "V never took A's new record");
+    let (cur, cur_seq, _) = a_row(&v);
+    let v_orig = mac_bytes(&mac_of(&v.ns, "m0"));
+    let v_m1 = mac_bytes(&mac_of(&v.ns, "m1"));
+    let i_mac = mac_bytes(&mac_of(&inj, "inj"));
+    let a_mac = mac_bytes(&a_orig);
+    let mut forged = unhex(&cur);
+    let last = forged.len() - 1;
+    forged[last] ^= 0x01;
+    let frames = [
+        // A's current record, sent as the injector's own announcement.
+        record_frame(&v_m1, &i_mac, &v_orig, &i_mac, &unhex(&cur)),
+        // A's record with its signature damaged.
+        record_frame(&v_m1, &i_mac, &v_orig, &a_mac, &forged),
+        // A's previous record played back.
+        record_frame(&v_m1, &i_mac, &v_orig, &a_mac, &unhex(&old)),
+    ];
+    let before = [
+        counter(&v.ns, "dir_drop_orig_mismatch"),
+        counter(&v.ns, "dir_drop_bad_signature"),
+        counter(&v.ns, "dir_drop_replayed"),
+    ];
+    let mut cmd = inj.cmd("python3");
+    cmd.args(["-c", INJECT_PY, "inj"]);
+    for f in &frames {
+        cmd.arg(hexs(f));
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let counted = wait_for(Duration::from_secs(5), || {
+        counter(&v.ns, "dir_drop_orig_mismatch") > before[0]
+            && counter(&v.ns, "dir_drop_bad_signature") > before[1]
+            && counter(&v.ns, "dir_drop_replayed") > before[2]
+    });
+    assert!(
+        counted.is_some(),
+        "drops before {before:?}, after:\n{}",
+        ctl(&v.ns, &["s"]).1
+    );
+    // V still holds A's current record, and nothing from the injector.
+    let (rec, seq, orig) = a_row(&v);
+    assert_eq!((rec, seq, orig), (cur, cur_seq, a_orig));
+    assert_eq!(
+        ctl(&v.ns, &["-j", "dir"]).1.matches("\"node_id\"").count(),
+        1
+    );
+    drop((a, v));
     let _ = std::fs::remove_dir_all(&tmp);
 }
