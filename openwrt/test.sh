@@ -88,15 +88,15 @@ fi
 # ------------------------------------------------------------------ 1
 section "1. shell syntax and shellcheck"
 for sh in "${SHELLS[@]}"; do
-	for f in meshd.init meshd.uci-defaults; do
+	for f in meshd.init meshd.uci-defaults meshd-lan; do
 		# shellcheck disable=SC2086 # "busybox ash" is two words
 		expect "$sh -n files/$f" $sh -n "$FILES/$f"
 	done
 done
 expect "bash -n build-ipk test.sh" bash -n "$OW/build-ipk" "$OW/test.sh"
 if command -v shellcheck >/dev/null; then
-	expect "shellcheck files/meshd.init files/meshd.uci-defaults" \
-		shellcheck "$FILES/meshd.init" "$FILES/meshd.uci-defaults"
+	expect "shellcheck files/meshd.init files/meshd.uci-defaults files/meshd-lan" \
+		shellcheck "$FILES/meshd.init" "$FILES/meshd.uci-defaults" "$FILES/meshd-lan"
 	expect "shellcheck build-ipk test.sh test/bin/* test/lib/stubs.sh" \
 		shellcheck "$OW/build-ipk" "$OW/test.sh" "$OW/test/bin/uci" "$OW/test/bin/meshd-check" "$OW/test/lib/stubs.sh"
 else
@@ -138,6 +138,8 @@ if command -v make >/dev/null; then
 				drwxr-xr-x ./etc/uci-defaults
 				-rw-r--r-- ./etc/uci-defaults/90-meshd
 				drwxr-xr-x ./usr
+				drwxr-xr-x ./usr/libexec
+				-rwxr-xr-x ./usr/libexec/meshd-lan
 				drwxr-xr-x ./usr/sbin
 				lrwxrwxrwx ./usr/sbin/meshctlmeshd
 				-rwxr-xr-x ./usr/sbin/meshd
@@ -146,7 +148,8 @@ if command -v make >/dev/null; then
 		expect "installed files are the ones in files/" sh -c '
 			cmp "$1/etc/init.d/meshd" "$2/meshd.init" &&
 			cmp "$1/etc/config/meshd" "$2/meshd.config" &&
-			cmp "$1/etc/uci-defaults/90-meshd" "$2/meshd.uci-defaults"' sh "$T/mk/root" "$FILES"
+			cmp "$1/etc/uci-defaults/90-meshd" "$2/meshd.uci-defaults" &&
+			cmp "$1/usr/libexec/meshd-lan" "$2/meshd-lan"' sh "$T/mk/root" "$FILES"
 	else
 		fail "make install-root"
 		sed 's/^/        | /' "$T/out"
@@ -530,6 +533,81 @@ for sh in "${SHELLS[@]}"; do
 	expect "[$s] band 5g, only a 2g radio: no mesh point, said, wireless untouched" \
 		sh -c 'cmp "$1/etc/wireless" "$2" && grep -q "no 5g radio" "$1/stderr"' sh "$D" "$OW/test/etc/wireless.single"
 done
+
+# ------------------------------------------------------------------ 5b
+section "5b. meshd-lan (the address hook) on OpenWrt config files"
+# lan_root DIR OPENWRT_LAN: /etc/config with network, dhcp and meshd.
+lan_root() {
+	local d=$1 lan=$2
+	rm -rf "$d"
+	mkdir -p "$d/config" "$d/init.d"
+	cp "$OW/test/etc/network" "$d/config/network"
+	cat >"$d/config/dhcp" <<-'EOF'
+		config dnsmasq
+			option domainneeded '1'
+			option localise_queries '1'
+			option local '/lan/'
+			option domain 'lan'
+
+		config dhcp 'lan'
+			option interface 'lan'
+			option start '100'
+			option limit '150'
+			option leasetime '12h'
+
+		config dhcp 'wan'
+			option interface 'wan'
+			option ignore '1'
+	EOF
+	{
+		echo "config meshd 'main'"
+		echo "	list interface 'wlmesh0'"
+		echo "config node 'node'"
+		echo "	option hook '/usr/libexec/meshd-lan'"
+		[ -n "$lan" ] && echo "	option openwrt_lan '$lan'"
+	} >"$d/config/meshd"
+	for s in network dnsmasq odhcpd; do
+		printf '#!/bin/sh\necho "%s $*" >>"%s/calls"\n' "$s" "$d" >"$d/init.d/$s"
+		chmod 755 "$d/init.d/$s"
+	done
+}
+# run_lan DIR IPV4_ROUTER: run the hook as meshd would.
+run_lan() {
+	UCI="$OW/test/bin/uci" UCI_CONFIG_DIR="$1/config" MESHD_LAN_INITD="$1/init.d" \
+		MESHD_NODE_ADDRESS=fd7c:d550:3dce:4f5d:34a3:e495:803b:7e60 \
+		MESHD_LAN_PREFIX=fdff:b4e7:9cf8:ad10::/64 MESHD_LAN_ROUTER6=fdff:b4e7:9cf8:ad10::1 \
+		MESHD_IPV4_NET="${2%.1}.0/24" MESHD_IPV4_ROUTER="$2" \
+		MESHD_NAME=l7zelifkfympnobf.mesh MESHD_DNS=127.0.0.1:5353 \
+		sh "$FILES/meshd-lan" >"$1/out" 2>&1
+}
+ucig() { UCI_CONFIG_DIR="$1/config" "$OW/test/bin/uci" -q get "$2"; }
+D=$T/lanhook
+lan_root "$D" lan
+expect "meshd-lan with openwrt_lan 'lan': exit 0" run_lan "$D" 10.224.224.1
+same "$(ucig "$D" network.lan.ipaddr) $(ucig "$D" network.lan.netmask) $(ucig "$D" network.lan.ip6addr)" \
+	"10.224.224.1 255.255.255.0 fdff:b4e7:9cf8:ad10::1/64" "network.lan: the /24's .1 and the /64's ::1 (committed)"
+same "$(ucig "$D" dhcp.lan.dhcpv4) $(ucig "$D" dhcp.lan.ra) $(ucig "$D" dhcp.lan.start) $(ucig "$D" dhcp.lan.limit)" \
+	"server server 10 241" "dhcp.lan: DHCPv4 .10-.250 by dnsmasq, RA by odhcpd"
+same "$(ucig "$D" 'dhcp.@dnsmasq[0].server')" "/mesh/127.0.0.1#5353" "dnsmasq forwards .mesh to meshd"
+same "$(cat "$D/calls")" "network reload
+dnsmasq reload
+odhcpd reload" "network, dnsmasq and odhcpd reloaded once"
+expect "nothing left staged (uci commit)" sh -c '! ls "$1"/config/.staged/* >/dev/null 2>&1' sh "$D"
+: >"$D/calls"
+expect "meshd-lan again, same addresses: exit 0" run_lan "$D" 10.224.224.1
+same "$(cat "$D/calls")" "" "same addresses: nothing reloaded"
+expect "meshd-lan after an IPv4 re-pick: exit 0" run_lan "$D" 10.37.5.1
+same "$(ucig "$D" network.lan.ipaddr)" "10.37.5.1" "a re-picked /24 moves the LAN"
+same "$(cat "$D/calls")" "network reload" "only the network reloaded"
+same "$(ucig "$D" 'dhcp.@dnsmasq[0].server')" "/mesh/127.0.0.1#5353" "the .mesh forward is not doubled"
+lan_root "$D" ""
+expect "meshd-lan without openwrt_lan: exit 0" run_lan "$D" 10.224.224.1
+same "$(ucig "$D" network.lan.ipaddr) $(cat "$D/calls" 2>/dev/null)" "192.168.1.1 " "without openwrt_lan nothing changes"
+lan_root "$D" nosuch
+if run_lan "$D" 10.224.224.1; then fail "openwrt_lan 'nosuch': refused"; else
+	expect "openwrt_lan 'nosuch': refused, saying why" grep -q "not an interface" "$D/out"
+fi
+same "$(ucig "$D" network.lan.ipaddr)" "192.168.1.1" "a refused run changes nothing"
 
 # ------------------------------------------------------------------ 6
 section "6. build-ipk and the packages"

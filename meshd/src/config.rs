@@ -35,6 +35,7 @@ pub(crate) struct NodeSection {
     pub dns: Option<String>,
     pub dnsmasq: Option<String>,
     pub max_directory: Option<usize>,
+    pub hook: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -101,6 +102,10 @@ pub struct NodeConfig {
     /// The dnsmasq program.
     pub dnsmasq: String,
     pub max_directory: usize,
+    /// A program run at start and whenever the node's addresses change,
+    /// with them in its environment (e.g. OpenWrt's meshd-lan, which puts
+    /// them into the system's network and dhcp config).
+    pub hook: Option<std::path::PathBuf>,
 }
 
 impl NodeConfig {
@@ -115,6 +120,7 @@ impl NodeConfig {
             dns: Some(crate::dns::DEFAULT_LISTEN),
             dnsmasq: "dnsmasq".into(),
             max_directory: onion::directory::DEFAULT_MAX_ENTRIES,
+            hook: None,
         }
     }
 }
@@ -187,6 +193,12 @@ fn validate_node(n: NodeSection, origin: &str) -> Result<NodeConfig, String> {
             return Err(bad("max_directory", "must be at least 1".into()));
         }
         c.max_directory = m;
+    }
+    if let Some(h) = n.hook.filter(|h| !h.is_empty()) {
+        if !h.starts_with('/') {
+            return Err(bad("hook", format!("{h:?} is not an absolute path")));
+        }
+        c.hook = Some(h.into());
     }
     if c.lan.is_some() && c.tun.is_none() {
         return Err(bad("lan", "serving a LAN needs the tun interface".into()));
@@ -410,6 +422,7 @@ mod tests {
             ("tun = \"eth1\"", "also a mesh"),
             ("dns = \"localhost\"", "ADDRESS:PORT"),
             ("max_directory = 0", "at least 1"),
+            ("hook = \"meshd-lan\"", "absolute path"),
             ("bogus = 1", "bogus"),
         ] {
             let e = parse(

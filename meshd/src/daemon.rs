@@ -186,6 +186,8 @@ struct Daemon {
     deferred: Vec<(Mac, Vec<u8>, Instant)>,
     /// The L3 path ([node] tun).
     mesh0: Option<crate::mesh0::Mesh0>,
+    /// The address hook ([node] hook).
+    hook: Option<crate::hook::Hook>,
 }
 
 async fn main_loop(opts: Options) -> io::Result<()> {
@@ -262,6 +264,11 @@ async fn main_loop(opts: Options) -> io::Result<()> {
         )?),
         _ => None,
     };
+    let cfg_hook = cfg
+        .node
+        .as_ref()
+        .and_then(|n| n.hook.clone())
+        .map(crate::hook::Hook::new);
     let mut crx = serve_control(&opts.socket)?;
     let mut d = Daemon {
         node,
@@ -274,6 +281,7 @@ async fn main_loop(opts: Options) -> io::Result<()> {
         lan,
         deferred: Vec::new(),
         ogm_area: Vec::new(),
+        hook: cfg_hook,
         mesh0,
     };
     d.node_tick(clock());
@@ -701,6 +709,10 @@ impl Daemon {
         }
         if let Some(m) = self.mesh0.as_mut() {
             m.tick(now.as_millis(), id);
+        }
+        if let Some(h) = self.hook.as_mut() {
+            let dns = self.cfg.node.as_ref().and_then(|n| n.dns);
+            h.tick(crate::hook::env(id, dns));
         }
         self.retry_deferred(now);
     }

@@ -15,6 +15,7 @@ mod config;
 mod ctl;
 mod daemon;
 mod dns;
+mod hook;
 mod ident;
 mod ifaces;
 #[allow(dead_code)] // wired into the daemon next

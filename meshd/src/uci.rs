@@ -25,6 +25,8 @@
 //!         option dns '127.0.0.1:5353'   # 'none' = no .mesh responder
 //!         option dnsmasq 'dnsmasq'
 //!         option max_directory '1024'
+//!         option hook '/usr/libexec/meshd-lan'  # run on address changes
+//!         option openwrt_lan 'lan'      # read by that hook only
 //! ```
 //!
 //! Exactly one `meshd` section and at most one `batman` and one `node`
@@ -242,6 +244,9 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<File, String> {
                             "dns" => n.dns = Some(off(v)),
                             "dnsmasq" => n.dnsmasq = Some(v.to_string()),
                             "max_directory" => n.max_directory = Some(number(v, &at, name)?),
+                            "hook" => n.hook = Some(v.to_string()),
+                            // Read by /usr/libexec/meshd-lan (the hook).
+                            "openwrt_lan" => {}
                             _ => {
                                 return Err(format!(
                                     "{at} unknown option {name:?} in the node section"
