@@ -282,7 +282,7 @@ impl Report {
         out.push_str(&format!(
             "\n3c. One-time record exchange (computed from onion::announce): every node asks\n    \
              each of the N-1 others once and answers N-1 requests; request frame {} B\n    \
-             (14 Ethernet + 10 UNICAST + 14 inner Ethernet + 4 TVLV + 8 digest; 60 padded), record\n    \
+             (14 Ethernet + 10 UNICAST + 14 inner Ethernet + 4 TVLV + 4 digest; 60 padded), record\n    \
              frame {} B (a {}-byte record: one onion key, 2-character name; at most {} B)\n",
             e.request_frame, e.record_frame, e.record_len, e.max_record_frame
         ));
