@@ -12,6 +12,8 @@
 //! - [`addr`]: self-certifying addresses derived from a node ID: the node
 //!   address in fd00::/8, the LAN /64, the IPv4 /24 claim from a pool with a
 //!   deterministic collision rule, and the `.mesh` name.
+//! - [`ntor`]: the one-way-authenticated, forward-secret handshake that
+//!   extends an onion circuit to a relay and gives the hop its keys.
 //!
 //! Still to come (issues "Identities and decentralized addresses" and
 //! "Onion circuits over the mesh"): signed announcements and the verified
@@ -23,6 +25,7 @@ pub mod addr;
 pub mod announce;
 pub mod directory;
 pub mod identity;
+pub mod ntor;
 pub mod replay;
 pub mod session;
 
