@@ -1,9 +1,11 @@
-//! onion: node identities, key-derived addresses and (next) onion circuits.
+//! onion: node identities, key-derived addresses, the verified directory,
+//! end-to-end sessions, and (next) onion circuits.
 //!
 //! ## Contract
 //! Sans-IO and deterministic like the `batman` core: randomness comes in as
-//! an `RngCore + CryptoRng`, time as Unix seconds, files as bytes; meshd
-//! does the I/O (key files of mode 0600 written atomically).
+//! an `RngCore + CryptoRng`, time as Unix seconds or monotonic
+//! milliseconds, files and packets as bytes; meshd does the I/O (key files
+//! of mode 0600 written atomically, TVLVs in OGMs, meshd frames).
 //!
 //! ## Layers
 //! - [`identity`]: the long-term ed25519 identity (the node ID is its
@@ -12,13 +14,19 @@
 //! - [`addr`]: self-certifying addresses derived from a node ID: the node
 //!   address in fd00::/8, the LAN /64, the IPv4 /24 claim from a pool with a
 //!   deterministic collision rule, and the `.mesh` name.
+//! - [`announce`]: the signed announcement (node ID, originator, seqno,
+//!   onion keys, IPv4 claim, name) and the TVLVs that carry it.
+//! - [`directory`]: the bounded, verified directory of the other nodes;
+//!   refusals counted; owner lookups by address, /24 and name.
+//! - [`replay`]: the sliding anti-replay window.
+//! - [`session`]: end-to-end sessions between two nodes (mesh0): 1-RTT
+//!   handshake on the onion keys, ChaCha20-Poly1305, rekey.
 //! - [`ntor`]: the one-way-authenticated, forward-secret handshake that
 //!   extends an onion circuit to a relay and gives the hop its keys.
 //!
-//! Still to come (issues "Identities and decentralized addresses" and
-//! "Onion circuits over the mesh"): signed announcements and the verified
-//! directory, the end-to-end encrypted mesh0 path, and circuits through N
-//! relays with fixed-size cells carried as batman unicast payloads.
+//! Still to come (issue "Onion circuits over the mesh", design in
+//! docs/onion.md): circuits through N relays with fixed-size cells carried
+//! in meshd frames.
 #![forbid(unsafe_code)]
 
 pub mod addr;
