@@ -92,9 +92,18 @@ impl Hook {
     }
 }
 
+/// How long meshd, when it stops, waits for a hook run still going
+/// before it kills it.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl Drop for Hook {
     fn drop(&mut self) {
         if let Some(mut c) = self.running.take() {
+            let t0 = std::time::Instant::now();
+            while matches!(c.try_wait(), Ok(None)) && t0.elapsed() < STOP_WAIT {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            let _ = c.kill();
             let _ = c.wait();
         }
     }
