@@ -23,6 +23,8 @@
 //!   handshake on the onion keys, ChaCha20-Poly1305, rekey.
 //! - [`ntor`]: the one-way-authenticated, forward-secret handshake that
 //!   extends an onion circuit to a relay and gives the hop its keys.
+//! - [`cell`]: fixed-size onion cells: one cell's layers forward
+//!   (Sphinx-style slots and fillers) and backward, no circuit state.
 //!
 //! Still to come (issue "Onion circuits over the mesh", design in
 //! docs/onion.md): circuits through N relays with fixed-size cells carried
@@ -31,6 +33,7 @@
 
 pub mod addr;
 pub mod announce;
+pub mod cell;
 pub mod directory;
 pub mod identity;
 pub mod ntor;
