@@ -1684,31 +1684,7 @@ mod tests {
     use crate::identity::Identity;
     use chacha20poly1305::aead::{Aead, Payload};
 
-    /// A deterministic RNG for tests (not for keys in use).
-    struct Counter(u64);
-    impl RngCore for Counter {
-        fn next_u32(&mut self) -> u32 {
-            self.next_u64() as u32
-        }
-        fn next_u64(&mut self) -> u64 {
-            self.0 = self
-                .0
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            self.0
-        }
-        fn fill_bytes(&mut self, d: &mut [u8]) {
-            for c in d.chunks_mut(8) {
-                let v = self.next_u64().to_le_bytes();
-                c.copy_from_slice(&v[..c.len()]);
-            }
-        }
-        fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), rand_core::Error> {
-            self.fill_bytes(d);
-            Ok(())
-        }
-    }
-    impl CryptoRng for Counter {}
+    use crate::identity::test_rng::Counter;
 
     struct Node {
         id: NodeId,
