@@ -93,6 +93,17 @@ impl Net {
         self.nodes[n].primary_mac().unwrap()
     }
 
+    /// The frames delivered to node `n`'s soft interface so far.
+    pub fn delivered_to(&self, n: usize) -> Vec<&Vec<u8>> {
+        self.events
+            .iter()
+            .filter_map(|(m, e)| match e {
+                Event::Deliver { frame, .. } if *m == n => Some(frame),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn drain(&mut self, n: usize) {
         while let Some(t) = self.nodes[n].poll_transmit() {
             for (a, b, up) in &self.wires {
@@ -588,14 +599,7 @@ fn big_unicast_is_fragmented_and_reassembled() {
     net.nodes[0].send_unicast(now, d, 0, &big).unwrap();
     assert_eq!(net.nodes[0].stats().tx_frag, 3);
     net.run(now + Duration::from_millis(50), false);
-    let got: Vec<&Vec<u8>> = net
-        .events
-        .iter()
-        .filter_map(|(n, e)| match e {
-            Event::Deliver { frame, .. } if *n == 2 => Some(frame),
-            _ => None,
-        })
-        .collect();
+    let got = net.delivered_to(2);
     assert_eq!(got, vec![&big]);
     assert_eq!(
         net.nodes[1].stats().fwd_unicast - relayed,
@@ -643,14 +647,7 @@ fn a_relay_fragments_for_a_narrower_next_link() {
     net.run(now + Duration::from_millis(50), false);
     assert_eq!(net.nodes[1].stats().fwd_fragmented, 1);
     assert_eq!(net.nodes[1].stats().tx_frag, 2);
-    let got: Vec<&Vec<u8>> = net
-        .events
-        .iter()
-        .filter_map(|(n, e)| match e {
-            Event::Deliver { frame, .. } if *n == 2 => Some(frame),
-            _ => None,
-        })
-        .collect();
+    let got = net.delivered_to(2);
     assert_eq!(got, vec![&f]);
     assert_eq!(net.nodes[2].stats().frag_merged, 1);
 }
