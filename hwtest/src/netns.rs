@@ -221,3 +221,15 @@ done"
         .spawn()
         .map(|_| ())
 }
+
+/// Find a program in PATH or the sbin directories.
+pub fn which(prog: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    let found = path
+        .split(':')
+        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/bin", "/bin"])
+        .filter(|d| !d.is_empty())
+        .map(|d| std::path::Path::new(d).join(prog))
+        .find(|p| p.is_file());
+    found
+}

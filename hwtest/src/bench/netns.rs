@@ -36,6 +36,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use crate::netns::which;
 use grid::{Cut, Daemon, Grid, Tools};
 
 use super::table::Summary;
@@ -313,18 +314,6 @@ fn one_run(
         reroute(&g, Cut::Silent, &mut s.gap_silent, &mut s.lost_silent)?;
     }
     Ok(())
-}
-
-/// Find a program in PATH or the sbin directories.
-fn which(prog: &str) -> Option<PathBuf> {
-    let path = std::env::var("PATH").unwrap_or_default();
-    let found = path
-        .split(':')
-        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/bin", "/bin"])
-        .filter(|d| !d.is_empty())
-        .map(|d| Path::new(d).join(prog))
-        .find(|p| p.is_file());
-    found
 }
 
 /// The programs, installing missing Debian packages as the anchors'

@@ -8,9 +8,10 @@ use std::time::Instant;
 use super::join::NodeLine;
 use super::overhead::{exchange_per_node, sim_once, sum_tx, PlainLine, SimNet, ROUTERS};
 use super::report::{PathSamples, Report, SimRow};
-use super::topo::{cpu_secs, progress, sleep, which, write_udhcpc_script};
+use super::topo::{cpu_secs, progress, sleep, write_udhcpc_script};
 use super::tput::{iperf, L2Set, WgSet};
 use super::Options;
+use crate::netns::which;
 
 /// Where `cargo install` puts boringtun-cli.
 pub const BENCH_TOOLS: &str = "/var/cache/meshd-bench-tools";

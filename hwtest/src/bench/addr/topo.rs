@@ -99,18 +99,6 @@ fn clk_tck() -> f64 {
     })
 }
 
-/// Find a program in PATH or the sbin directories.
-pub fn which(prog: &str) -> Option<PathBuf> {
-    let path = std::env::var("PATH").unwrap_or_default();
-    let found = path
-        .split(':')
-        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/bin", "/bin"])
-        .filter(|d| !d.is_empty())
-        .map(|d| Path::new(d).join(prog))
-        .find(|p| p.is_file());
-    found
-}
-
 /// One meshd router in its own namespace. Fields drop in order: meshd
 /// (SIGTERM, so it stops its dnsmasq) before the namespace.
 pub struct Router {
