@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use hwtest::bench::addr;
 use hwtest::bench::netns;
+use hwtest::bench::onion;
 use hwtest::bench::sim::{self, Options};
 use hwtest::bench::size;
 
@@ -24,6 +25,8 @@ COMMANDS:
                   code, RSS with 9 and 250 originators (RSS part as root)
     bench addr    The node layer: join time of a new router, TCP over mesh0
                   next to bat0 and boringtun, announcement overhead (root)
+    bench onion   Onion circuits: per-cell crypto of relays, client and
+                  destination, the ntor handshake (in-process, no root)
     hw [--hosts FILE] [--ipk-dir DIR] [--wait SECS]
                   Real routers: install openwrt/out/*.ipk on each router of
                   the hosts file (default hwtest/hosts: `ssh-dest arch` per
@@ -43,6 +46,7 @@ USAGE:
     cargo run --release -p hwtest -- bench netns [OPTIONS]    (as root)
     cargo run --release -p hwtest -- bench size [OPTIONS]     (RSS part as root)
     cargo run --release -p hwtest -- bench addr [OPTIONS]     (as root)
+    cargo run --release -p hwtest -- bench onion [OPTIONS]
 
 bench sim: the batman core in the simulator.
 
@@ -158,6 +162,26 @@ OPTIONS (addr):
     --timeout <S>          limit for each wait in namespaces [default: 60]
     --meshd <PATH>         the meshd binary to run
     --keep                 keep logs (kept anyway on errors)
+
+bench onion: onion circuits. Tables on stdout, progress on stderr. Part
+cells (in-process, no root), on a 4-hop circuit (3 relays + destination)
+whose keys come from real ntor handshakes, one core:
+ 1. ns per cell and Mbit/s of cell payload, medians of --runs runs of
+    --cells cells: a raw ChaCha20-Poly1305 seal of 1444 bytes (the
+    reference), a relay's hop_forward and relay_backward, the client's
+    4-layer client_forward and client_backward, the destination's
+    dest_backward, each with its ratio to the raw seal of the same run;
+ 2. the ntor handshake: client_start, server_respond, finish, µs, and the
+    crypto of a 4-hop circuit's 4 handshakes;
+ 3. derived: a relay's crypto per cell forward + backward.
+Must be a release build (cargo run --release). About 20 s with the defaults.
+
+OPTIONS (onion):
+    --part <LIST>          parts to run: cells [default: all]
+    --runs <N>             timed runs of every measurement [default: 7]
+    --cells <M>            cells per run and operation [default: 20000]
+    --circuits <N>         4-hop circuits (4 handshakes each) per run
+                           [default: 50]
 ";
 
 fn parse_bench(args: &[String]) -> Result<Options, String> {
@@ -268,6 +292,9 @@ fn main() -> ExitCode {
             if rest[0] == "addr" {
                 return bench_addr(&rest[1..]);
             }
+            if rest[0] == "onion" {
+                return bench_onion(&rest[1..]);
+            }
             if rest[0] != "sim" {
                 eprintln!("hwtest bench: unknown bench {:?}\n\n{BENCH_USAGE}", rest[0]);
                 return ExitCode::from(2);
@@ -358,6 +385,23 @@ fn bench_addr(args: &[String]) -> ExitCode {
         }
     };
     let r = addr::run(&o);
+    print!("{}", r.text());
+    if r.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn bench_onion(args: &[String]) -> ExitCode {
+    let o = match onion::Options::parse(args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("hwtest bench onion: {e}\n\n{BENCH_USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let r = onion::run(&o);
     print!("{}", r.text());
     if r.errors.is_empty() {
         ExitCode::SUCCESS

@@ -26,6 +26,16 @@
 //!         | nonce / counter u64 | tag / MAC, 16 bytes                     |
 //! ```
 //! AEAD is ChaCha20-Poly1305 with the 12-byte nonce `0 0 0 0 ‖ u64 BE`.
+//!
+//! **Slot protection.** The 8-byte nonce or counter of a slot never
+//! travels in the clear: it is XORed with `mask(k, s)`, the first 8 bytes
+//! of the ChaCha20 keystream under key `k` with the slot's tag or MAC
+//! bytes 0..12 as the nonce (block counter 0), as QUIC protects packet
+//! numbers with a sample of the ciphertext. `k` is the hop's `forward_hp`
+//! (forward slots) or `backward_hp` (backward slots). The tag differs in
+//! every cell, so the field looks random on every link; the receiver
+//! reads the tag, removes the mask, and then authenticates under the
+//! nonce it got. Below, "slot = nonce ‖ tag" means the masked nonce.
 //! `HMAC(k, m)` is HMAC-SHA256. A "keystream of (k, n)" is the ChaCha20
 //! keystream ChaCha20-Poly1305 XORs under key `k` and nonce `n` (block
 //! counter from 1): we get it by sealing zeros and dropping the tag.
@@ -64,7 +74,7 @@
 //! ## Backward: destination → client
 //! The destination seals the payload with `K_d.backward`, its nonce and
 //! AAD [`AAD_BACKWARD`]: slot 0 = nonce ‖ tag, slots 1..6 =
-//! `HMAC(K_d.backward_pad, "meshd bfill" ‖ nonce ‖ j)[0..24]` for slot `j`,
+//! `HMAC(K_d.backward_pad, "meshd bfill" ‖ nonce ‖ j)[0..24]` for slot `j` (one byte),
 //! `P` = the ciphertext. The filler slots are pseudorandom to everyone
 //! else, and the client recomputes and checks the ones that reach it, so
 //! every byte of the cell the client receives is checked (random filler
@@ -200,6 +210,24 @@ fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// `mask(k, s)`: the first 8 bytes of ChaCha20's keystream under `key`
+/// with nonce `sample[0..12]` (a slot's tag or MAC).
+fn slot_mask(key: &[u8; 32], sample: &[u8]) -> [u8; NONCE_LEN] {
+    use chacha20::cipher::{KeyIvInit, StreamCipher};
+    let mut m = [0u8; NONCE_LEN];
+    let mut nonce = [0u8; 12];
+    nonce.copy_from_slice(&sample[..12]);
+    chacha20::ChaCha20::new(key.into(), &nonce.into()).apply_keystream(&mut m);
+    m
+}
+
+/// Slot 0 of `body`: `value` masked by its `tag`, then the tag.
+fn write_slot(body: &mut [u8; BODY_LEN], hp: &[u8; 32], value: u64, tag: &[u8; TAG_LEN]) {
+    let v = value ^ u64::from_be_bytes(slot_mask(hp, tag));
+    body[..NONCE_LEN].copy_from_slice(&v.to_be_bytes());
+    body[NONCE_LEN..SLOT_LEN].copy_from_slice(tag);
+}
+
 fn read_u64(b: &[u8]) -> u64 {
     let mut a = [0u8; NONCE_LEN];
     a.copy_from_slice(&b[..NONCE_LEN]);
@@ -295,8 +323,7 @@ pub fn client_forward<R: RngCore + CryptoRng>(
     pt[SHIFTED_LEN..].copy_from_slice(payload);
     let mut body = [0u8; BODY_LEN];
     let tag = seal(&dest.forward, dest_nonce, AAD_FORWARD, &mut pt);
-    body[..NONCE_LEN].copy_from_slice(&dest_nonce.to_be_bytes());
-    body[NONCE_LEN..SLOT_LEN].copy_from_slice(&tag);
+    write_slot(&mut body, &dest.forward_hp, dest_nonce, &tag);
     body[SLOT_LEN..].copy_from_slice(&pt);
 
     // Outwards: hop i's plaintext is hop i+1's body minus its last slot.
@@ -304,8 +331,7 @@ pub fn client_forward<R: RngCore + CryptoRng>(
         pt[..SHIFTED_LEN].copy_from_slice(&body[..SHIFTED_LEN]);
         pt[SHIFTED_LEN..].copy_from_slice(&body[SLOTS_LEN..]);
         let tag = seal(&keys.forward, *nonce, AAD_FORWARD, &mut pt);
-        body[..NONCE_LEN].copy_from_slice(&nonce.to_be_bytes());
-        body[NONCE_LEN..SLOT_LEN].copy_from_slice(&tag);
+        write_slot(&mut body, &keys.forward_hp, *nonce, &tag);
         body[SLOT_LEN..].copy_from_slice(&pt);
     }
     Ok(body)
@@ -316,7 +342,7 @@ pub fn client_forward<R: RngCore + CryptoRng>(
 /// nonce for the caller's replay window. On [`CellError::Auth`] `body` is
 /// unchanged.
 pub fn hop_forward(keys: &HopKeys, body: &mut [u8; BODY_LEN]) -> Result<u64, CellError> {
-    let nonce = read_u64(&body[..]);
+    let nonce = forward_nonce(keys, body);
     let mut pt = [0u8; CT_LEN];
     pt.copy_from_slice(&body[SLOT_LEN..]);
     if !open(
@@ -334,14 +360,20 @@ pub fn hop_forward(keys: &HopKeys, body: &mut [u8; BODY_LEN]) -> Result<u64, Cel
     Ok(nonce)
 }
 
+/// The nonce of the forward layer at the head of `body` for the hop with
+/// `keys` (unmasked; not yet authenticated: check it against the replay
+/// window, then [`hop_forward`] authenticates it).
+pub fn forward_nonce(keys: &HopKeys, body: &[u8; BODY_LEN]) -> u64 {
+    read_u64(&body[..]) ^ u64::from_be_bytes(slot_mask(&keys.forward_hp, &body[NONCE_LEN..]))
+}
+
 /// The destination seals `payload` for the way back under its backward key
 /// and `nonce` (never reused under that key).
 pub fn dest_backward(keys: &HopKeys, nonce: u64, payload: &[u8; PAYLOAD_LEN]) -> [u8; BODY_LEN] {
     let mut body = [0u8; BODY_LEN];
     body[SLOTS_LEN..].copy_from_slice(payload);
     let tag = seal(&keys.backward, nonce, AAD_BACKWARD, &mut body[SLOTS_LEN..]);
-    body[..NONCE_LEN].copy_from_slice(&nonce.to_be_bytes());
-    body[NONCE_LEN..SLOT_LEN].copy_from_slice(&tag);
+    write_slot(&mut body, &keys.backward_hp, nonce, &tag);
     for (j, slot) in body[SLOT_LEN..SLOTS_LEN]
         .chunks_exact_mut(SLOT_LEN)
         .enumerate()
@@ -358,8 +390,12 @@ pub fn relay_backward(keys: &HopKeys, counter: u64, body: &mut [u8; BODY_LEN]) {
     keystream(&keys.backward, counter, &mut ks);
     xor(body, &ks);
     body.copy_within(..SHIFTED_LEN, SLOT_LEN);
-    body[..NONCE_LEN].copy_from_slice(&counter.to_be_bytes());
-    body[NONCE_LEN..SLOT_LEN].copy_from_slice(&backward_slot_mac(keys, counter));
+    write_slot(
+        body,
+        &keys.backward_hp,
+        counter,
+        &backward_slot_mac(keys, counter),
+    );
 }
 
 /// The client peels a backward body: `relays_then_dest` are the keys in the
@@ -377,7 +413,8 @@ pub fn client_backward(
     let mut cur = *body;
     let mut ks = [0u8; BODY_LEN];
     for keys in relays {
-        let counter = read_u64(&cur);
+        let counter = read_u64(&cur)
+            ^ u64::from_be_bytes(slot_mask(&keys.backward_hp, &cur[NONCE_LEN..SLOT_LEN]));
         if !ct_eq(&cur[NONCE_LEN..SLOT_LEN], &backward_slot_mac(keys, counter)) {
             return Err(CellError::Auth);
         }
@@ -387,7 +424,8 @@ pub fn client_backward(
         // The relay dropped this slot; unknown, and never read below.
         cur[SHIFTED_LEN..SLOTS_LEN].fill(0);
     }
-    let nonce = read_u64(&cur);
+    let nonce = read_u64(&cur)
+        ^ u64::from_be_bytes(slot_mask(&dest.backward_hp, &cur[NONCE_LEN..SLOT_LEN]));
     // The destination's filler slots that survived the relays' shifts.
     let kept = MAX_HOPS - relays.len();
     let mut ok = true;
@@ -425,12 +463,16 @@ mod tests {
             backward: [0; 32],
             forward_pad: [0; 32],
             backward_pad: [0; 32],
+            forward_hp: [0; 32],
+            backward_hp: [0; 32],
             digest: [0; DIGEST_LEN],
         };
         r.fill_bytes(&mut k.forward);
         r.fill_bytes(&mut k.backward);
         r.fill_bytes(&mut k.forward_pad);
         r.fill_bytes(&mut k.backward_pad);
+        r.fill_bytes(&mut k.forward_hp);
+        r.fill_bytes(&mut k.backward_hp);
         k
     }
 

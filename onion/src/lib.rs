@@ -1,5 +1,5 @@
 //! onion: node identities, key-derived addresses, the verified directory,
-//! end-to-end sessions, and (next) onion circuits.
+//! end-to-end sessions, and onion circuits.
 //!
 //! ## Contract
 //! Sans-IO and deterministic like the `batman` core: randomness comes in as
@@ -25,18 +25,22 @@
 //!   extends an onion circuit to a relay and gives the hop its keys.
 //! - [`cell`]: fixed-size onion cells: one cell's layers forward
 //!   (Sphinx-style slots and fillers) and backward, no circuit state.
-//!
-//! Still to come (issue "Onion circuits over the mesh", design in
-//! docs/onion.md): circuits through N relays with fixed-size cells carried
-//! in meshd frames.
+//! - [`pseudo`]: pseudonym addresses and in-place IPv6 source/destination
+//!   rewriting with incremental checksum fixing, for circuit ends.
+//! - [`circuit`]: the circuit state machine of a node as client, relay and
+//!   destination (telescoping build, relay table with limits, pseudonym
+//!   groups, rotation, dead-circuit detection), cells in and out as bytes;
+//!   design in docs/onion.md.
 #![forbid(unsafe_code)]
 
 pub mod addr;
 pub mod announce;
 pub mod cell;
+pub mod circuit;
 pub mod directory;
 pub mod identity;
 pub mod ntor;
+pub mod pseudo;
 pub mod replay;
 pub mod session;
 

@@ -32,6 +32,10 @@
 //!          checks auth (constant time), then key_seed as above
 //! both:    HopKeys = HKDF-Expand(PRK = key_seed, info = one label per key)
 //! ```
+//! The labels, each key 32 bytes but the digest (8): `"meshd ntor v1
+//! forward key"`, `"... backward key"`, `"... forward pad"`, `"...
+//! backward pad"`, `"... digest"`, `"... forward hp"`, `"... backward hp"`
+//! (`...` = `meshd ntor v1`).
 //!
 //! ## Wire format
 //! CREATE, client → relay, [`CREATE_LEN`] = 36 bytes:
@@ -116,6 +120,8 @@ const LABEL_BACKWARD: &[u8] = b"meshd ntor v1 backward key";
 const LABEL_FORWARD_PAD: &[u8] = b"meshd ntor v1 forward pad";
 const LABEL_BACKWARD_PAD: &[u8] = b"meshd ntor v1 backward pad";
 const LABEL_DIGEST: &[u8] = b"meshd ntor v1 digest";
+const LABEL_FORWARD_HP: &[u8] = b"meshd ntor v1 forward hp";
+const LABEL_BACKWARD_HP: &[u8] = b"meshd ntor v1 backward hp";
 
 /// Why a handshake message was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -142,6 +148,11 @@ pub struct HopKeys {
     pub forward_pad: [u8; 32],
     /// PRF key of the padding (Sphinx-style), relay → client.
     pub backward_pad: [u8; 32],
+    /// ChaCha20 key masking the nonce in a forward slot (as QUIC's header
+    /// protection masks packet numbers), client → relay.
+    pub forward_hp: [u8; 32],
+    /// The same for the counter or nonce in a backward slot.
+    pub backward_hp: [u8; 32],
     /// Key confirmation: equal on both sides, safe to log (an independent
     /// HKDF output, it reveals nothing about the keys).
     pub digest: [u8; DIGEST_LEN],
@@ -167,6 +178,8 @@ impl HopKeys {
             backward: [0; 32],
             forward_pad: [0; 32],
             backward_pad: [0; 32],
+            forward_hp: [0; 32],
+            backward_hp: [0; 32],
             digest: [0; DIGEST_LEN],
         };
         const OK: &str = "HKDF output far below 255 blocks";
@@ -176,6 +189,8 @@ impl HopKeys {
         hk.expand(LABEL_BACKWARD_PAD, &mut k.backward_pad)
             .expect(OK);
         hk.expand(LABEL_DIGEST, &mut k.digest).expect(OK);
+        hk.expand(LABEL_FORWARD_HP, &mut k.forward_hp).expect(OK);
+        hk.expand(LABEL_BACKWARD_HP, &mut k.backward_hp).expect(OK);
         k
     }
 }
@@ -357,6 +372,8 @@ mod tests {
             && a.backward == b.backward
             && a.forward_pad == b.forward_pad
             && a.backward_pad == b.backward_pad
+            && a.forward_hp == b.forward_hp
+            && a.backward_hp == b.backward_hp
             && a.digest == b.digest
     }
 
