@@ -36,6 +36,13 @@ pub(crate) struct NodeSection {
     pub dnsmasq: Option<String>,
     pub max_directory: Option<usize>,
     pub hook: Option<String>,
+    /// Destination prefixes sent through onion circuits ("none": none).
+    pub anonymous: Option<String>,
+    /// Destination prefixes sent direct even inside an anonymous one.
+    pub direct: Option<String>,
+    pub relays: Option<usize>,
+    pub rotate_s: Option<u64>,
+    pub max_circuits: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -106,6 +113,10 @@ pub struct NodeConfig {
     /// with them in its environment (e.g. OpenWrt's meshd-lan, which puts
     /// them into the system's network and dhcp config).
     pub hook: Option<std::path::PathBuf>,
+    /// Onion circuits: relays, rotation, relay limits.
+    pub circuit: onion::circuit::Config,
+    /// Which destinations go through circuits.
+    pub policy: crate::circuits::Policy,
 }
 
 impl NodeConfig {
@@ -121,7 +132,40 @@ impl NodeConfig {
             dnsmasq: "dnsmasq".into(),
             max_directory: onion::directory::DEFAULT_MAX_ENTRIES,
             hook: None,
+            circuit: onion::circuit::Config::default(),
+            policy: crate::circuits::Policy::default(),
         }
+    }
+
+    /// Set the anonymous and direct prefix lists (space or comma
+    /// separated; "none" or empty: no prefix).
+    pub fn set_policy(
+        &mut self,
+        anonymous: Option<&str>,
+        direct: Option<&str>,
+    ) -> Result<(), String> {
+        let list = |s: &str| -> Vec<String> {
+            s.split([' ', ','])
+                .filter(|p| !p.is_empty() && *p != "none")
+                .map(str::to_string)
+                .collect()
+        };
+        let anon = match anonymous {
+            Some(a) => list(a),
+            None => vec!["fd00::/8".to_string()],
+        };
+        let direct = direct.map(list).unwrap_or_default();
+        self.policy = crate::circuits::Policy::new(&anon, &direct)?;
+        Ok(())
+    }
+
+    /// Relays per circuit, 1 ..= 6 (a cell has 7 hops).
+    pub fn set_relays(&mut self, n: usize) -> Result<(), String> {
+        if !(1..onion::cell::MAX_HOPS).contains(&n) {
+            return Err(format!("{n} is not 1 to {}", onion::cell::MAX_HOPS - 1));
+        }
+        self.circuit.relays = n;
+        Ok(())
     }
 }
 
@@ -202,6 +246,23 @@ fn validate_node(n: NodeSection, origin: &str) -> Result<NodeConfig, String> {
     }
     if c.lan.is_some() && c.tun.is_none() {
         return Err(bad("lan", "serving a LAN needs the tun interface".into()));
+    }
+    c.set_policy(n.anonymous.as_deref(), n.direct.as_deref())
+        .map_err(|e| bad("anonymous/direct", e))?;
+    if let Some(r) = n.relays {
+        c.set_relays(r).map_err(|e| bad("relays", e))?;
+    }
+    if let Some(r) = n.rotate_s {
+        if r < 10 {
+            return Err(bad("rotate_s", format!("{r} is below 10 seconds")));
+        }
+        c.circuit.rotate_ms = r * 1000;
+    }
+    if let Some(m) = n.max_circuits {
+        if m == 0 {
+            return Err(bad("max_circuits", "must be at least 1".into()));
+        }
+        c.circuit.max_circuits = m;
     }
     Ok(c)
 }

@@ -7,7 +7,8 @@
 //! gateways, `if` interfaces (`"op":"add"|"del","name":IF` to change
 //! them), `ping`/`tr` one batman ICMP echo (`"dst"`, `"seq"`, `"ttl"`),
 //! `id` this node's identity and addresses, `dir` the verified directory,
-//! `sessions` the end-to-end sessions of mesh0.
+//! `sessions` the end-to-end sessions of mesh0, `circuits` the onion
+//! circuits (ours; as a relay, counts only).
 //! `meshctl` prints batctl's column layouts, or the JSON itself with `-j`;
 //! `ping` and `tr` repeat requests, `td` captures frames itself.
 
@@ -344,6 +345,42 @@ pub fn render(cmd: &str, answer: &str) -> String {
                 let _ = writeln!(o, "seqno:      {}", field(r, "seqno"));
             }
         }
+        "circuits" => {
+            let _ = writeln!(
+                o,
+                "   Destination  State         Age     tx bytes     rx bytes  Relays > destination"
+            );
+            for r in rs {
+                let hops = r
+                    .split("\"hops\":[")
+                    .nth(1)
+                    .and_then(|h| h.split(']').next())
+                    .unwrap_or("")
+                    .replace('"', "")
+                    .replace(',', " > ");
+                let age = field(r, "age_ms").parse::<f64>().unwrap_or(0.0) / 1000.0;
+                let _ = writeln!(
+                    o,
+                    "   {:<12} {:<8} {:>7.1}s {:>12} {:>12}  {hops}",
+                    field(r, "dest"),
+                    field(r, "state"),
+                    age,
+                    field(r, "tx_bytes"),
+                    field(r, "rx_bytes"),
+                );
+            }
+            let relay = answer.split("\"relay\":").nth(1).unwrap_or("");
+            let _ = writeln!(
+                o,
+                "relay: {} relayed, {} ending here ({} extending), {} previous hops; {} pseudonym groups, {} pseudonyms",
+                field(relay, "relaying"),
+                field(relay, "ending"),
+                field(relay, "extending"),
+                field(relay, "prev_hops"),
+                field(relay, "groups"),
+                field(relay, "pseudonyms")
+            );
+        }
         "sessions" => {
             let _ = writeln!(
                 o,
@@ -459,7 +496,7 @@ pub fn meshctl(args: &[String]) -> Result<String, String> {
     Ok(if json { line } else { render(&verb, &line) })
 }
 
-const USAGE: &str = "usage: meshctl [-s SOCKET] [-j] o|n|s|tl|tg|gwl|id|dir|sessions|if [add|del IF]|ping [-c N] MAC|tr MAC|td IF [-c N]";
+const USAGE: &str = "usage: meshctl [-s SOCKET] [-j] o|n|s|tl|tg|gwl|id|dir|sessions|circuits|if [add|del IF]|ping [-c N] MAC|tr MAC|td IF [-c N]";
 
 /// One request, one answer line.
 fn request(socket: &str, line: &str) -> Result<String, String> {

@@ -247,7 +247,12 @@ async fn main_loop(opts: Options) -> io::Result<()> {
     let mesh0 = match (&cfg.node, &ident) {
         (Some(n), Some(id)) => match &n.tun {
             Some(name) => {
-                let m = crate::mesh0::Mesh0::open(name, id, cfg.log)?;
+                let m = crate::mesh0::Mesh0::open(
+                    name,
+                    id,
+                    (n.circuit.clone(), n.policy.clone()),
+                    cfg.log,
+                )?;
                 spawn_reader(m.tun.clone(), FROM_TUN, tx.clone(), "mesh0 read");
                 Some(m)
             }
@@ -591,6 +596,10 @@ impl Daemon {
                     }
                 }
             }
+            "circuits" => match self.mesh0.as_ref().and_then(|m| m.circuits.as_ref()) {
+                Some(c) => c.json(now.as_millis()),
+                None => error_json("no onion circuits: configure a [node] section with a tun"),
+            },
             "sessions" => match (&self.mesh0, &self.ident) {
                 (Some(m), Some(_)) => {
                     let now_ms = now.as_millis();
@@ -638,6 +647,16 @@ impl Daemon {
                             &format!("{:?}", m.sessions.stats()),
                             "e2e_",
                         ));
+                        if let Some(c) = &m.circuits {
+                            extra.extend(crate::ctl::counter_rows(
+                                &format!("{:?}", c.engine.stats()),
+                                "circ_",
+                            ));
+                            extra.extend(crate::ctl::counter_rows(
+                                &format!("{:?}", c.stats),
+                                "circ_",
+                            ));
+                        }
                     }
                     if let Some(at) = a.rfind("]}") {
                         let sep = if a[..at].ends_with('[') { "" } else { "," };
@@ -708,7 +727,7 @@ impl Daemon {
             l.tick(id, self.cfg.log);
         }
         if let Some(m) = self.mesh0.as_mut() {
-            m.tick(now.as_millis(), id);
+            m.tick(now.as_millis(), id, self.node.primary_mac());
         }
         if let Some(h) = self.hook.as_mut() {
             let dns = self.cfg.node.as_ref().and_then(|n| n.dns);
@@ -750,6 +769,14 @@ impl Daemon {
         if unicast {
             if let Some(m) = self.mesh0.as_mut() {
                 for t in batman::wire::TvlvIter::new(data).flatten() {
+                    if t.tvlv_type == batman::wire::TvlvType::Unknown(crate::circuits::TVLV_CELL)
+                        && t.version == crate::circuits::TVLV_CELL_VERSION
+                    {
+                        if let Some(c) = m.circuits.as_mut() {
+                            c.on_cell(now.as_millis(), orig, t.value);
+                        }
+                        continue;
+                    }
                     if t.tvlv_type == batman::wire::TvlvType::Unknown(crate::mesh0::TVLV_E2E)
                         && t.version == crate::mesh0::TVLV_E2E_VERSION
                         && m.inbound(now.as_millis(), id, orig, t.value)

@@ -11,6 +11,7 @@
 #![deny(unsafe_code)] // allowed in `sys` only, where each block is justified
 
 mod carrier;
+mod circuits;
 mod config;
 mod ctl;
 mod daemon;
@@ -47,11 +48,14 @@ usage:
                        uplink as a gateway (e.g. 10mbit/2mbit);
                        SIGUSR1 prints the originator table, SIGTERM stops
      [--state-dir DIR] [--name NAME] [--tun mesh0] [--lan IF] [--dns ADDR:PORT]
-     [--ipv4-pool 10.0.0.0/8] [--dnsmasq PROGRAM]
+     [--ipv4-pool 10.0.0.0/8] [--dnsmasq PROGRAM] [--anonymous PREFIXES|none]
+     [--relays N]
                        the node layer (as a [node] section): keys in DIR
                        (created on first start), key-derived addresses on
                        the tun, RA and DHCP for the LAN interface IF by a
-                       dnsmasq meshd runs, .mesh names answered at ADDR:PORT
+                       dnsmasq meshd runs, .mesh names answered at ADDR:PORT;
+                       packets to PREFIXES (default fd00::/8) go through
+                       onion circuits of N relays (default 3)
   meshd ctl [-s SOCKET] [-j] VERB
                        ask the running daemon (also as `meshctl`, a link to
                        this binary), batctl's layouts or JSON with -j:
@@ -61,6 +65,8 @@ usage:
                          id | dir | sessions         this node's identity and
                              addresses, the verified directory, mesh0's
                              end-to-end sessions (with a [node] section)
+                         circuits                    this node's onion
+                             circuits; as a relay, counts only
                          if [add IF | del IF]        mesh interfaces
                          ping [-c N] MAC             batman ICMP echo to an
                              originator or a client MAC
@@ -186,7 +192,8 @@ fn parse_daemon(args: &[String]) -> Result<daemon::Options, String> {
             "--state-dir" => {
                 state_dir = Some(it.next().ok_or("--state-dir needs a directory")?.clone())
             }
-            "--name" | "--tun" | "--lan" | "--dns" | "--ipv4-pool" | "--dnsmasq" => {
+            "--name" | "--tun" | "--lan" | "--dns" | "--ipv4-pool" | "--dnsmasq"
+            | "--anonymous" | "--relays" => {
                 let v = it.next().ok_or(format!("{a} needs a value"))?;
                 node_opts.push((a[2..].to_string(), v.clone()));
             }
@@ -232,6 +239,15 @@ fn parse_daemon(args: &[String]) -> Result<daemon::Options, String> {
                     }
                     "ipv4-pool" => {
                         n.pool = config::parse_pool(v).map_err(|e| format!("--ipv4-pool: {e}"))?
+                    }
+                    "anonymous" => n
+                        .set_policy(Some(v), None)
+                        .map_err(|e| format!("--anonymous: {e}"))?,
+                    "relays" => {
+                        let r = v
+                            .parse()
+                            .map_err(|_| format!("--relays {v:?}: not a number"))?;
+                        n.set_relays(r).map_err(|e| format!("--relays: {e}"))?
                     }
                     _ => n.dnsmasq = v.clone(),
                 }

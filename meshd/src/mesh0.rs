@@ -43,6 +43,9 @@ pub const ENCAP_LEN: usize = crate::carrier::OVERHEAD + 4;
 /// mesh0's MTU: what fits a 1500-byte link after encapsulation.
 pub const MTU: u16 = (1500 - ENCAP_LEN - onion::session::OVERHEAD) as u16;
 const _: () = assert!(MTU >= 1280, "IPv6 needs 1280 bytes");
+/// The path MTU of destinations reached through onion circuits.
+pub const CIRCUIT_MTU: u32 = 1280;
+const _: () = assert!(CIRCUIT_MTU as usize <= onion::circuit::msg::MAX_PACKET);
 
 /// Handshakes kept while their sender's record is fetched, at most, and
 /// for how long.
@@ -144,6 +147,9 @@ pub struct Mesh0 {
     pub name: String,
     ifindex: i32,
     pub sessions: Sessions,
+    /// The anonymous path; created once the node has an originator.
+    pub circuits: Option<crate::circuits::Circuits>,
+    circuit_cfg: (onion::circuit::Config, crate::circuits::Policy),
     pub stats: Mesh0Stats,
     /// The IPv4 host address on mesh0 (first of the /24).
     v4: Ipv4Addr,
@@ -161,7 +167,12 @@ fn host1(net: Ipv4Addr) -> Ipv4Addr {
 
 impl Mesh0 {
     /// Create the TUN `name` with the node's addresses and the mesh routes.
-    pub fn open(name: &str, id: &Ident, log: LogLevel) -> io::Result<Mesh0> {
+    pub fn open(
+        name: &str,
+        id: &Ident,
+        circuit_cfg: (onion::circuit::Config, crate::circuits::Policy),
+        log: LogLevel,
+    ) -> io::Result<Mesh0> {
         let ctx =
             |what: String| move |e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"));
         let tun = Tap::open_tun(name, MTU).map_err(ctx(format!(
@@ -174,11 +185,29 @@ impl Mesh0 {
             rtnl::add_address(ifindex, a, len)
                 .map_err(ctx(format!("{name}: address {a}/{len}")))?;
         }
-        for (a, len) in [
-            (IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 0)), 8),
-            (IpAddr::V4(pool.0), pool.1),
-        ] {
-            rtnl::add_route(ifindex, a, len).map_err(ctx(format!("{name}: route {a}/{len}")))?;
+        // Anonymous destinations get a path MTU of 1280 (one cell carries
+        // at most 1295 bytes); prefixes the policy sends direct keep the
+        // TUN's MTU through routes of their own.
+        let anon_mtu = circuit_cfg.1.any_anonymous().then_some(CIRCUIT_MTU);
+        let mut routes = vec![
+            (
+                IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 0)),
+                8,
+                anon_mtu,
+            ),
+            (IpAddr::V4(pool.0), pool.1, None),
+        ];
+        if anon_mtu.is_some() {
+            for (p, len) in circuit_cfg.1.direct_prefixes() {
+                routes.push((IpAddr::V6(p), len, None));
+            }
+        }
+        for (a, len, mtu) in routes {
+            match mtu {
+                Some(m) => rtnl::add_route_mtu(ifindex, a, len, m),
+                None => rtnl::add_route(ifindex, a, len),
+            }
+            .map_err(ctx(format!("{name}: route {a}/{len}")))?;
         }
         let mut sessions = Sessions::new(id.node_id());
         let keys = id.onion_keys();
@@ -195,6 +224,8 @@ impl Mesh0 {
             name: name.to_string(),
             ifindex,
             sessions,
+            circuits: None,
+            circuit_cfg,
             stats: Mesh0Stats::default(),
             v4,
             keys: pubs,
@@ -205,6 +236,11 @@ impl Mesh0 {
 
     /// A packet the kernel routed into mesh0: to its owner's session.
     pub fn outbound(&mut self, now_ms: u64, id: &Ident, packet: &[u8]) {
+        if let Some(c) = self.circuits.as_mut() {
+            if c.outbound(now_ms, id, packet) {
+                return;
+            }
+        }
         let Some((_, dst)) = addresses(packet) else {
             self.stats.drop_malformed += 1;
             return;
@@ -286,6 +322,9 @@ impl Mesh0 {
     /// Carry out the sessions' outputs: messages into the mesh, checked
     /// packets onto mesh0.
     pub fn drain<R: RngCore>(&mut self, id: &Ident, node: &mut Node<R>) {
+        if let Some(c) = self.circuits.as_mut() {
+            c.drain(id, node, self.tun.get_ref());
+        }
         let own = own(id);
         while let Some(o) = self.sessions.poll_output() {
             match o {
@@ -335,7 +374,17 @@ impl Mesh0 {
     }
 
     /// Once a second: session timers, new onion keys, a moved /24.
-    pub fn tick(&mut self, now_ms: u64, id: &Ident) {
+    pub fn tick(&mut self, now_ms: u64, id: &Ident, me: Option<Mac>) {
+        match (&mut self.circuits, me) {
+            (Some(c), _) => c.tick(now_ms, id),
+            (None, Some(me)) => {
+                let (cfg, policy) = self.circuit_cfg.clone();
+                self.circuits = Some(crate::circuits::Circuits::new(
+                    me, id, cfg, policy, self.log,
+                ));
+            }
+            (None, None) => {}
+        }
         let keys = id.onion_keys();
         let pubs: Vec<[u8; 32]> = keys.iter().map(|k| k.public()).collect();
         if pubs != self.keys {

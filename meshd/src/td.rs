@@ -219,8 +219,23 @@ fn meshd_tvlv(ty: u8, v: &[u8]) -> String {
             Err(e) => format!("ID_RECORD(malformed: {e})"),
         },
         crate::mesh0::TVLV_E2E => e2e(v),
+        crate::circuits::TVLV_CELL => cell(v),
         x => format!("{x:#04x}"),
     }
+}
+
+/// An onion cell as a link observer sees it: the circuit id and the
+/// length; every other byte is ciphertext, a nonce under a per-hop
+/// permutation, a MAC or padding, whatever the cell carries.
+fn cell(v: &[u8]) -> String {
+    if v.len() != onion::cell::CELL_LEN {
+        return format!("CELL(malformed, {} bytes)", v.len());
+    }
+    format!(
+        "CELL(circ {:08x}, {} bytes opaque)",
+        u32::from_be_bytes([v[0], v[1], v[2], v[3]]),
+        v.len() - onion::cell::CIRC_ID_LEN
+    )
 }
 
 /// An end-to-end session message as a link observer sees it: its kind,
@@ -468,6 +483,14 @@ mod tests {
             s.contains("E2E(data to idx 01020304, ctr 9, 4 bytes sealed)"),
             "{s}"
         );
+        // A cell: circuit id 0x8000002a, then 1468 opaque bytes.
+        let mut b = hex(&format!("{head} a601 05c0 8000002a"));
+        b.extend([0x5au8; 1468]);
+        let s = describe_payload(Mac::ZERO, &b).unwrap();
+        assert!(s.contains("CELL(circ 8000002a, 1468 bytes opaque)"), "{s}");
+        let b = hex(&format!("{head} a601 0004 8000002a"));
+        let s = describe_payload(Mac::ZERO, &b).unwrap();
+        assert!(s.contains("CELL(malformed, 4 bytes)"), "{s}");
     }
 
     #[test]

@@ -26,6 +26,11 @@
 //!         option dnsmasq 'dnsmasq'
 //!         option max_directory '1024'
 //!         option hook '/usr/libexec/meshd-lan'  # run on address changes
+//!         option anonymous 'fd00::/8'   # through onion circuits ('none': off)
+//!         option direct ''              # prefixes excepted from that
+//!         option relays '3'
+//!         option rotate_s '600'
+//!         option max_circuits '2048'    # circuits relayed at most
 //!         option openwrt_lan 'lan'      # read by that hook only
 //! ```
 //!
@@ -245,6 +250,11 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<File, String> {
                             "dnsmasq" => n.dnsmasq = Some(v.to_string()),
                             "max_directory" => n.max_directory = Some(number(v, &at, name)?),
                             "hook" => n.hook = Some(v.to_string()),
+                            "anonymous" => n.anonymous = Some(v.to_string()),
+                            "direct" => n.direct = Some(v.to_string()),
+                            "relays" => n.relays = Some(number(v, &at, name)?),
+                            "rotate_s" => n.rotate_s = Some(number(v, &at, name)?),
+                            "max_circuits" => n.max_circuits = Some(number(v, &at, name)?),
                             // Read by /usr/libexec/meshd-lan (the hook).
                             "openwrt_lan" => {}
                             _ => {

@@ -152,6 +152,10 @@ fn five_routers_serve_their_lans_and_clients_reach_each_other_end_to_end_encrypt
             format!("r{i}"),
             "--lan".into(),
             "lan0".into(),
+            // This test is about the direct end-to-end path (sessions);
+            // tests/onion.rs covers the anonymous one.
+            "--anonymous".into(),
+            "none".into(),
         ]);
         r.args = a;
         r.start();

@@ -490,11 +490,33 @@ fn meshd_kernel_meshd_line() {
     let (sx, sy) = (sx.to_str().unwrap(), sy.to_str().unwrap());
     let mx = Meshd::spawn(
         &x,
-        &["-i", "m0", "-t", "bat0", "--state-dir", sx, "--name", "x"],
+        &[
+            "-i",
+            "m0",
+            "-t",
+            "bat0",
+            "--state-dir",
+            sx,
+            "--name",
+            "x",
+            "--anonymous",
+            "none",
+        ],
     );
     let my = Meshd::spawn(
         &y,
-        &["-i", "m0", "-t", "bat0", "--state-dir", sy, "--name", "y"],
+        &[
+            "-i",
+            "m0",
+            "-t",
+            "bat0",
+            "--state-dir",
+            sy,
+            "--name",
+            "y",
+            "--anonymous",
+            "none",
+        ],
     );
     for (ns, n) in [(&x, 1), (&y, 2)] {
         let up = wait_for(Duration::from_secs(5), || {

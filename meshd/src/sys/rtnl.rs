@@ -37,6 +37,8 @@ const RTM_DELROUTE: u16 = 25;
 const RTMSG_LEN: usize = 12;
 const RTA_DST: u16 = 1;
 const RTA_OIF: u16 = 4;
+const RTA_METRICS: u16 = 8;
+const RTAX_MTU: u16 = 2;
 const RT_TABLE_MAIN: u8 = 254;
 const RT_SCOPE_UNIVERSE: u8 = 0;
 const RT_SCOPE_LINK: u8 = 253;
@@ -78,13 +80,20 @@ pub fn del_address(ifindex: i32, addr: IpAddr, prefix_len: u8) -> io::Result<()>
 /// Host bits of `dst` beyond the prefix are cleared. Adding a route that
 /// exists replaces it (NLM_F_REPLACE), so re-adding succeeds.
 pub fn add_route(ifindex: i32, dst: IpAddr, prefix_len: u8) -> io::Result<()> {
-    request(|seq| route_msg(Op::Add, seq, ifindex, dst, prefix_len))
+    request(|seq| route_msg(Op::Add, seq, ifindex, dst, prefix_len, None))
+}
+
+/// [`add_route`] with a path MTU (RTA_METRICS / RTAX_MTU): the kernel
+/// answers larger packets it would forward into it with ICMP "packet too
+/// big" and keeps its own sockets' packets under it.
+pub fn add_route_mtu(ifindex: i32, dst: IpAddr, prefix_len: u8, mtu: u32) -> io::Result<()> {
+    request(|seq| route_msg(Op::Add, seq, ifindex, dst, prefix_len, Some(mtu)))
 }
 
 /// Remove the route [`add_route`] made for the same arguments
 /// (RTM_DELROUTE); ESRCH if there is none.
 pub fn del_route(ifindex: i32, dst: IpAddr, prefix_len: u8) -> io::Result<()> {
-    request(|seq| route_msg(Op::Del, seq, ifindex, dst, prefix_len))
+    request(|seq| route_msg(Op::Del, seq, ifindex, dst, prefix_len, None))
 }
 
 /// The index of interface `name` in the calling thread's network namespace
@@ -246,7 +255,14 @@ fn mask(bytes: &mut [u8], prefix_len: u8) {
 }
 
 /// RTM_NEWROUTE / RTM_DELROUTE for `dst/prefix_len` out of `ifindex`.
-fn route_msg(op: Op, seq: u32, ifindex: i32, dst: IpAddr, prefix_len: u8) -> io::Result<Vec<u8>> {
+fn route_msg(
+    op: Op,
+    seq: u32,
+    ifindex: i32,
+    dst: IpAddr,
+    prefix_len: u8,
+    mtu: Option<u32>,
+) -> io::Result<Vec<u8>> {
     check(ifindex, dst, prefix_len)?;
     let (family, mut bytes) = family_and_bytes(dst);
     mask(&mut bytes, prefix_len);
@@ -272,6 +288,14 @@ fn route_msg(op: Op, seq: u32, ifindex: i32, dst: IpAddr, prefix_len: u8) -> io:
     ]);
     m.attr(RTA_DST, &bytes);
     m.attr(RTA_OIF, &(ifindex as u32).to_ne_bytes());
+    if let Some(mtu) = mtu {
+        // A nested attribute: RTAX_MTU (u32) inside RTA_METRICS.
+        let mut nested = Vec::with_capacity(8);
+        nested.extend_from_slice(&8u16.to_ne_bytes());
+        nested.extend_from_slice(&RTAX_MTU.to_ne_bytes());
+        nested.extend_from_slice(&mtu.to_ne_bytes());
+        m.attr(RTA_METRICS, &nested);
+    }
     Ok(m.finish())
 }
 
@@ -475,6 +499,7 @@ mod tests {
         assert_eq!(RTM_DELROUTE, libc::RTM_DELROUTE);
         assert_eq!(RTA_DST, libc::RTA_DST);
         assert_eq!(RTA_OIF, libc::RTA_OIF);
+        assert_eq!(RTA_METRICS, libc::RTA_METRICS);
         assert_eq!(RT_TABLE_MAIN, libc::RT_TABLE_MAIN);
         assert_eq!(RT_SCOPE_UNIVERSE, libc::RT_SCOPE_UNIVERSE);
         assert_eq!(RT_SCOPE_LINK, libc::RT_SCOPE_LINK);
@@ -545,7 +570,7 @@ mod tests {
 
     #[test]
     fn encodes_rtm_newroute_and_masks_host_bits() {
-        let m = route_msg(Op::Add, 5, 4, Ipv4Addr::new(10, 1, 2, 3).into(), 8).unwrap();
+        let m = route_msg(Op::Add, 5, 4, Ipv4Addr::new(10, 1, 2, 3).into(), 8, None).unwrap();
         let mut want = Vec::new();
         // 16 header + 12 rtmsg + 8 RTA_DST + 8 RTA_OIF
         want.extend(u32ne(44));
@@ -567,7 +592,7 @@ mod tests {
         assert_eq!(m, want);
 
         let v6: Ipv6Addr = "fd12:3456::1".parse().unwrap();
-        let r = route_msg(Op::Del, 6, 4, v6.into(), 12).unwrap();
+        let r = route_msg(Op::Del, 6, 4, v6.into(), 12, None).unwrap();
         assert_eq!(r.len(), 16 + 12 + 20 + 8);
         assert_eq!(r[0..4], u32ne(56));
         assert_eq!(r[4..6], u16ne(25)); // RTM_DELROUTE
@@ -578,6 +603,22 @@ mod tests {
             r[32..48],
             [0xfd, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
         );
+    }
+
+    #[test]
+    fn a_route_with_an_mtu_carries_rta_metrics() {
+        let v6: Ipv6Addr = "fd00::".parse().unwrap();
+        let plain = route_msg(Op::Add, 7, 3, v6.into(), 8, None).unwrap();
+        let m = route_msg(Op::Add, 7, 3, v6.into(), 8, Some(1280)).unwrap();
+        assert_eq!(m.len(), plain.len() + 12);
+        assert_eq!(m[0..4], u32ne(m.len() as u32));
+        let tail = &m[plain.len()..];
+        assert_eq!(tail[0..4], [u16ne(12), u16ne(8)].concat());
+        let mut metric = Vec::new();
+        metric.extend(u16ne(8));
+        metric.extend(u16ne(2));
+        metric.extend(u32ne(1280));
+        assert_eq!(tail[4..12], metric[..]);
     }
 
     #[test]
@@ -595,13 +636,13 @@ mod tests {
         let v6 = IpAddr::from(Ipv6Addr::LOCALHOST);
         for e in [
             address_msg(Op::Add, 1, 1, v4, 33),
-            route_msg(Op::Add, 1, 1, v6, 129),
+            route_msg(Op::Add, 1, 1, v6, 129, None),
             address_msg(Op::Add, 1, 0, v4, 8),
-            route_msg(Op::Del, 1, -1, v4, 8),
+            route_msg(Op::Del, 1, -1, v4, 8, None),
         ] {
             assert_eq!(e.unwrap_err().kind(), io::ErrorKind::InvalidInput);
         }
-        assert!(route_msg(Op::Add, 1, 1, v6, 128).is_ok());
+        assert!(route_msg(Op::Add, 1, 1, v6, 128, None).is_ok());
         assert!(ifindex("").is_err());
         assert!(ifindex("a/b").is_err());
         assert!(ifindex("a\0b").is_err());

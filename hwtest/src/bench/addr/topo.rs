@@ -285,6 +285,9 @@ pub fn node_args(state: &Path, name: &str) -> Vec<String> {
         name,
         "--lan",
         "lan0",
+        // mesh0's direct path; `bench onion` measures circuits.
+        "--anonymous",
+        "none",
     ]
     .map(String::from)
     .to_vec()
