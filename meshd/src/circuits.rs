@@ -194,11 +194,14 @@ impl Circuits {
             }
             return true;
         }
-        if !self.policy.anonymous(&dst) {
+        let own = own(id);
+        // An app that binds to an address of our anonymous /64 chooses a
+        // circuit whatever the policy says about the destination.
+        let anon_src = own.is_anon(IpAddr::V6(src));
+        if !self.policy.anonymous(&dst) && !anon_src {
             return false;
         }
-        let own = own(id);
-        if !own.is_ours(IpAddr::V6(src)) {
+        if !own.is_ours(IpAddr::V6(src)) && !anon_src {
             // We carry our own node's and our LAN's packets only.
             self.stats.drop_foreign_source += 1;
             return true;
@@ -260,7 +263,9 @@ impl Circuits {
                             continue;
                         }
                     }
-                    if !own.is_ours(dst) {
+                    // Replies on our circuits may go to the anonymous /64;
+                    // what arrives at us as a destination may not.
+                    if !own.is_ours(dst) && !(from.is_some() && own.is_anon(dst)) {
                         self.stats.drop_not_ours += 1;
                         continue;
                     }

@@ -331,6 +331,11 @@ pub fn render(cmd: &str, answer: &str) -> String {
                 let _ = writeln!(o, "lan:        {}/64", field(r, "lan"));
                 let _ = writeln!(
                     o,
+                    "anonymous:  {}/64 (on the LAN, deprecated: bind to it for circuits)",
+                    field(r, "anon")
+                );
+                let _ = writeln!(
+                    o,
                     "ipv4:       {}/24 (attempt {})",
                     field(r, "ipv4"),
                     field(r, "ipv4_attempt")

@@ -400,12 +400,13 @@ fn node_answer(id: &crate::ident::Ident, cmd: &str, orig: Option<Mac>, now: Inst
     if cmd == "id" {
         let keys = id.onion_keys();
         rows.push(format!(
-            "{{\"node_id\":{},\"name\":{},\"alias\":{},\"address\":{},\"lan\":{},\"ipv4\":{},\"ipv4_attempt\":{},\"orig\":{},\"onion_key\":{},\"onion_until\":{},\"seqno\":{}}}",
+            "{{\"node_id\":{},\"name\":{},\"alias\":{},\"address\":{},\"lan\":{},\"anon\":{},\"ipv4\":{},\"ipv4_attempt\":{},\"orig\":{},\"onion_key\":{},\"onion_until\":{},\"seqno\":{}}}",
             js(&hex(&id.node_id())),
             js(&id.key_name()),
             js(id.name()),
             js(&id.node_address().to_string()),
             js(&id.lan_prefix().to_string()),
+            js(&id.anon_prefix().to_string()),
             js(&id.ipv4_net().to_string()),
             id.ipv4_attempt(),
             js(&orig.unwrap_or(Mac::ZERO).to_string()),

@@ -200,6 +200,11 @@ impl Ident {
     pub fn node_address(&self) -> Ipv6Addr {
         addr::node_address(&self.node_id())
     }
+    /// The anonymous /64 ([`addr::anon_prefix`]).
+    pub fn anon_prefix(&self) -> Ipv6Addr {
+        addr::anon_prefix(&self.node_id())
+    }
+
     pub fn lan_prefix(&self) -> Ipv6Addr {
         addr::lan_prefix(&self.node_id())
     }

@@ -163,6 +163,10 @@ fn usable_server(a: &SocketAddr) -> bool {
 pub struct LanPlan {
     iface: String,
     prefix6: Ipv6Addr,
+    /// The anonymous /64 (addresses that leave the node only inside onion
+    /// circuits), advertised deprecated: hosts get an address in it but
+    /// use it only when an app binds to it.
+    anon6: Option<Ipv6Addr>,
     net4: Ipv4Addr,
     dns_forward: SocketAddr,
     upstream: Vec<SocketAddr>,
@@ -186,13 +190,7 @@ impl LanPlan {
         if !valid_ifname(iface) {
             return Err(LanError::Interface(iface.to_string()));
         }
-        if u128::from(prefix6) & u128::from(u64::MAX) != 0 {
-            return Err(LanError::Prefix6(prefix6));
-        }
-        let s0 = prefix6.segments()[0];
-        if prefix6.is_unspecified() || s0 & 0xff00 == 0xff00 || s0 & 0xffc0 == 0xfe80 {
-            return Err(LanError::Prefix6Scope(prefix6));
-        }
+        check_prefix6(prefix6)?;
         if net4.octets()[3] != 0 {
             return Err(LanError::Net4(net4));
         }
@@ -209,11 +207,23 @@ impl LanPlan {
         Ok(LanPlan {
             iface: iface.to_string(),
             prefix6,
+            anon6: None,
             net4,
             dns_forward,
             upstream: Vec::new(),
             run_dir: run_dir.to_path_buf(),
         })
+    }
+
+    /// The same plan with the anonymous /64 `prefix` advertised too.
+    pub fn with_anon(mut self, prefix: Ipv6Addr) -> Result<LanPlan, LanError> {
+        check_prefix6(prefix)?;
+        self.anon6 = Some(prefix);
+        Ok(self)
+    }
+
+    pub fn anon6(&self) -> Option<Ipv6Addr> {
+        self.anon6
     }
 
     /// The same plan with these upstream DNS servers for names outside
@@ -257,11 +267,18 @@ impl LanPlan {
 
     /// The addresses to put on the LAN interface, with their prefix
     /// lengths (the arguments of `sys::rtnl::add_address`).
-    pub fn addresses(&self) -> [(IpAddr, u8); 2] {
-        [
+    pub fn addresses(&self) -> Vec<(IpAddr, u8)> {
+        let mut v = vec![
             (IpAddr::V4(self.router_v4()), 24),
             (IpAddr::V6(self.router_v6()), 64),
-        ]
+        ];
+        if let Some(a) = self.anon6 {
+            v.push((
+                IpAddr::V6(Ipv6Addr::from(u128::from(a) | u128::from(ROUTER_HOST))),
+                64,
+            ));
+        }
+        v
     }
 
     /// First and last address DHCPv4 hands out.
@@ -371,11 +388,19 @@ impl LanPlan {
                 "The DNS server in the advertisements (RDNSS): this router in the /64.",
                 format!("dhcp-option=option6:dns-server,[{v6}]"),
             ),
-            (
-                "Pid file, in meshd's run directory.",
-                format!("pid-file={}", self.pid_path().display()),
-            ),
         ]);
+        if let Some(a) = self.anon6 {
+            lines.push((
+                "The anonymous /64, deprecated (preferred lifetime 0): hosts form an address \
+                 in it but use it only when an app binds to it; its packets leave the router \
+                 only inside onion circuits.",
+                format!("dhcp-range={a},ra-only,64,deprecated"),
+            ));
+        }
+        lines.extend([(
+            "Pid file, in meshd's run directory.",
+            format!("pid-file={}", self.pid_path().display()),
+        )]);
         let mut c = format!(
             "# dnsmasq for the LAN on {}, written by meshd. meshd rewrites this file and\n\
              # restarts dnsmasq whenever the LAN changes: edits here are lost.\n",
@@ -390,6 +415,18 @@ impl LanPlan {
         }
         c
     }
+}
+
+/// A /64 network in a unicast range (not multicast, not link-local).
+fn check_prefix6(prefix6: Ipv6Addr) -> Result<(), LanError> {
+    if u128::from(prefix6) & u128::from(u64::MAX) != 0 {
+        return Err(LanError::Prefix6(prefix6));
+    }
+    let s0 = prefix6.segments()[0];
+    if prefix6.is_unspecified() || s0 & 0xff00 == 0xff00 || s0 & 0xffc0 == 0xfe80 {
+        return Err(LanError::Prefix6Scope(prefix6));
+    }
+    Ok(())
 }
 
 /// Is `p` an executable regular file?
@@ -867,6 +904,18 @@ mod tests {
                 (IpAddr::V6("fd7c:d550:3dce:4f5d::1".parse().unwrap()), 64),
             ]
         );
+        let anon: Ipv6Addr = "fd01:2:3:4::".parse().unwrap();
+        let a = p.clone().with_anon(anon).unwrap();
+        assert_eq!(
+            a.addresses()[2],
+            (IpAddr::V6("fd01:2:3:4::1".parse().unwrap()), 64)
+        );
+        assert!(a
+            .render_conf()
+            .lines()
+            .any(|l| l == "dhcp-range=fd01:2:3:4::,ra-only,64,deprecated"));
+        assert!(!p.render_conf().contains("deprecated"));
+        assert!(p.clone().with_anon("fe80::".parse().unwrap()).is_err());
         assert_eq!(
             p.dhcp_range(),
             (

@@ -43,8 +43,9 @@ impl LanSide {
             .map_err(|e| io::Error::new(e.kind(), format!("LAN interface {ifname}: {e}")))?;
         let dns = n.dns.unwrap_or(crate::dns::DEFAULT_LISTEN);
         let run_dir = PathBuf::from(format!("{}.dnsmasq", socket.display()));
-        let plan =
-            LanPlan::new(&ifname, id.lan_prefix(), id.ipv4_net(), dns, &run_dir).map_err(other)?;
+        let plan = LanPlan::new(&ifname, id.lan_prefix(), id.ipv4_net(), dns, &run_dir)
+            .and_then(|p| p.with_anon(id.anon_prefix()))
+            .map_err(other)?;
         for (a, len) in plan.addresses() {
             rtnl::add_address(ifindex, a, len).map_err(|e| {
                 io::Error::new(e.kind(), format!("LAN {ifname}: address {a}/{len}: {e}"))
@@ -100,7 +101,11 @@ impl LanSide {
             net4,
             self.dns,
             &self.run_dir,
-        ) {
+        )
+        .and_then(|p| match self.plan.anon6() {
+            Some(a) => p.with_anon(a),
+            None => Ok(p),
+        }) {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("meshd: LAN {}: {e}", self.ifname);

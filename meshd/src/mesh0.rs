@@ -47,6 +47,12 @@ const _: () = assert!(MTU >= 1280, "IPv6 needs 1280 bytes");
 pub const CIRCUIT_MTU: u32 = 1280;
 const _: () = assert!(CIRCUIT_MTU as usize <= onion::circuit::msg::MAX_PACKET);
 
+/// Addresses that reached us over the direct path, remembered this long
+/// (and at most this many) so that replies to them go direct as well,
+/// whatever our own policy says: the initiator chose the path of its flow.
+pub const DIRECT_PEER_TTL_MS: u64 = 600_000;
+pub const MAX_DIRECT_PEERS: usize = 4096;
+
 /// Handshakes kept while their sender's record is fetched, at most, and
 /// for how long.
 pub const MAX_STASHED: usize = 16;
@@ -105,6 +111,9 @@ pub struct Own {
     pub id: NodeId,
     pub node_addr: Ipv6Addr,
     pub lan_prefix: Ipv6Addr,
+    /// The anonymous /64: its addresses leave only inside circuits, and
+    /// nothing from the mesh may reach them but circuit replies.
+    pub anon_prefix: Ipv6Addr,
     pub ipv4_net: Ipv4Addr,
 }
 
@@ -115,6 +124,11 @@ impl Own {
             IpAddr::V6(a) => a == self.node_addr || net64(a) == self.lan_prefix,
             IpAddr::V4(a) => net24(a) == self.ipv4_net,
         }
+    }
+
+    /// Is `a` in our anonymous /64?
+    pub fn is_anon(&self, a: IpAddr) -> bool {
+        matches!(a, IpAddr::V6(a) if net64(a) == self.anon_prefix)
     }
 }
 
@@ -158,6 +172,8 @@ pub struct Mesh0 {
     /// Handshakes from nodes whose record was still missing: (orig, msg,
     /// when).
     stash: Vec<(Mac, Vec<u8>, u64)>,
+    /// IPv6 sources of packets that came over the direct path, and when.
+    direct_peers: std::collections::HashMap<Ipv6Addr, u64>,
     log: LogLevel,
 }
 
@@ -230,16 +246,33 @@ impl Mesh0 {
             v4,
             keys: pubs,
             stash: Vec::new(),
+            direct_peers: std::collections::HashMap::new(),
             log,
         })
     }
 
     /// A packet the kernel routed into mesh0: to its owner's session.
     pub fn outbound(&mut self, now_ms: u64, id: &Ident, packet: &[u8]) {
-        if let Some(c) = self.circuits.as_mut() {
+        let reply_direct = match addresses(packet) {
+            Some((src, IpAddr::V6(dst))) => {
+                !own(id).is_anon(src)
+                    && self
+                        .direct_peers
+                        .get(&dst)
+                        .is_some_and(|t| now_ms.saturating_sub(*t) < DIRECT_PEER_TTL_MS)
+            }
+            _ => false,
+        };
+        if let Some(c) = self.circuits.as_mut().filter(|_| !reply_direct) {
             if c.outbound(now_ms, id, packet) {
                 return;
             }
+        }
+        if addresses(packet).is_some_and(|(src, _)| own(id).is_anon(src)) {
+            // Never direct: the anonymous /64 leaves only inside circuits
+            // (none yet, before the node has an originator).
+            self.stats.drop_no_owner += 1;
+            return;
         }
         let Some((_, dst)) = addresses(packet) else {
             self.stats.drop_malformed += 1;
@@ -364,6 +397,9 @@ impl Mesh0 {
                         self.stats.drop_not_ours += 1;
                         continue;
                     }
+                    if let IpAddr::V6(s) = src {
+                        self.note_direct_peer(s, node.now().as_millis());
+                    }
                     match self.tun.get_ref().send(&packet) {
                         Ok(_) => self.stats.rx_packets += 1,
                         Err(_) => self.stats.drop_send += 1,
@@ -371,6 +407,20 @@ impl Mesh0 {
                 }
             }
         }
+    }
+
+    /// Remember that `a` reached us directly (bounded: the oldest goes).
+    fn note_direct_peer(&mut self, a: Ipv6Addr, now_ms: u64) {
+        if !self.direct_peers.contains_key(&a) && self.direct_peers.len() >= MAX_DIRECT_PEERS {
+            self.direct_peers
+                .retain(|_, t| now_ms.saturating_sub(*t) < DIRECT_PEER_TTL_MS);
+            if self.direct_peers.len() >= MAX_DIRECT_PEERS {
+                if let Some(old) = self.direct_peers.iter().min_by_key(|e| *e.1).map(|e| *e.0) {
+                    self.direct_peers.remove(&old);
+                }
+            }
+        }
+        self.direct_peers.insert(a, now_ms);
     }
 
     /// Once a second: session timers, new onion keys, a moved /24.
@@ -409,6 +459,7 @@ pub fn own(id: &Ident) -> Own {
         id: id.node_id(),
         node_addr: id.node_address(),
         lan_prefix: id.lan_prefix(),
+        anon_prefix: id.anon_prefix(),
         ipv4_net: id.ipv4_net(),
     }
 }
@@ -472,9 +523,18 @@ mod tests {
             id,
             node_addr: onion::addr::node_address(&id),
             lan_prefix: onion::addr::lan_prefix(&id),
+            anon_prefix: onion::addr::anon_prefix(&id),
             ipv4_net: Ipv4Addr::new(10, 224, 224, 0),
         };
         assert!(own.is_ours(own.node_addr.into()));
+        // The anonymous /64 is not "ours" for the direct path, and no
+        // other node may send from it.
+        let mut anon = own.anon_prefix.octets();
+        anon[15] = 0x42;
+        assert!(own.is_anon(Ipv6Addr::from(anon).into()));
+        assert!(!own.is_ours(Ipv6Addr::from(anon).into()));
+        assert!(!own.is_anon(own.node_addr.into()));
+        assert_ne!(own.anon_prefix, own.lan_prefix);
         let mut lan = own.lan_prefix.octets();
         lan[15] = 0x42;
         assert!(own.is_ours(Ipv6Addr::from(lan).into()));

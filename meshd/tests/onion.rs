@@ -14,6 +14,10 @@
 //! of r0's neighbours (r1, r6); any single router can die and the ring
 //! stays connected. tshark captures every ring link during the transfers.
 //!
+//! At the end r0 restarts with `--anonymous none`: cA's own address goes
+//! direct, and a copy bound to cA's address in r0's anonymous /64 goes
+//! through a circuit.
+//!
 //! Root only (skipped, saying so, otherwise; CI runs it as root). Needs
 //! dnsmasq, tshark and python3 (the checked TCP copy, the flood).
 
@@ -185,7 +189,8 @@ fn stop(caps: Vec<Proc>) {
 /// circuit id each time, claimed from originator `claimed`.
 /// A checked TCP copy: `serve PORT FILE` takes one connection, writes
 /// what it receives to FILE and prints the peer's address; `send ADDR PORT
-/// FILE RATE` sends FILE at RATE bytes/s (0: as fast as it goes).
+/// FILE RATE [SRC]` sends FILE at RATE bytes/s (0: as fast as it goes),
+/// from source address SRC if given.
 const TCP_PY: &str = r#"import socket,sys,time
 if sys.argv[1]=='serve':
     s=socket.socket(socket.AF_INET6,socket.SOCK_STREAM)
@@ -205,7 +210,8 @@ if sys.argv[1]=='serve':
 else:
     data=open(sys.argv[4],'rb').read()
     rate=float(sys.argv[5])
-    c=socket.create_connection((sys.argv[2],int(sys.argv[3])),timeout=60)
+    src=(sys.argv[6],0) if len(sys.argv)>6 else None
+    c=socket.create_connection((sys.argv[2],int(sys.argv[3])),timeout=60,source_address=src)
     t0=time.time()
     step=16384
     for i in range(0,len(data),step):
@@ -640,6 +646,99 @@ fn seven_routers_carry_tcp_through_three_relays_and_hide_who_talks_to_whom() {
         field(&relay, "relaying").parse::<u64>().unwrap() >= 1,
         "{relay}"
     );
+
+    drop(fl);
+
+    // 4. Policy: r0 restarted with nothing anonymous. cA's own address now
+    //    takes the direct path (cB sees it); an app that binds to cA's
+    //    address in r0's anonymous /64 (advertised deprecated, so only
+    //    used when chosen) still goes through a circuit.
+    r[A].proc.take().unwrap().kill9();
+    {
+        let state = r[A].state.display().to_string();
+        let args = [
+            "daemon",
+            "-i",
+            "m0",
+            "-i",
+            "m1",
+            "--log",
+            "debug",
+            "--state-dir",
+            &state,
+            "--name",
+            "r0",
+            "--lan",
+            "lan0",
+            "--anonymous",
+            "none",
+        ];
+        r[A].proc = Some(spawn_meshd(&r[A].ns, &args, &r[A].log));
+    }
+    let full = wait_for(Duration::from_secs(40), || {
+        ctl(&r[A].ns, &["dir"]).1.matches(".mesh").count() >= N - 2
+    });
+    assert!(full.is_some(), "r0's directory after its restart");
+    let anon = field(&r[A].id(), "anon");
+    let anon = anon.trim_end_matches("::").to_string();
+    let mut ca_anon = String::new();
+    let got = wait_for(Duration::from_secs(30), || {
+        let (_, a) = sh(&ca, "ip -6 -o addr show dev eth0 scope global");
+        ca_anon = a
+            .lines()
+            .filter(|l| l.contains("deprecated"))
+            .flat_map(|l| l.split_whitespace())
+            .find(|w| w.starts_with(&anon))
+            .map(|w| w.split('/').next().unwrap().to_string())
+            .unwrap_or_default();
+        !ca_anon.is_empty()
+    });
+    assert!(
+        got.is_some(),
+        "cA has no deprecated address in {anon}::/64: {}",
+        sh(&ca, "ip -6 addr").1
+    );
+    let peer_of = |port: u16, src: Option<&str>| -> String {
+        let out = tmp.join(format!("received-{port}"));
+        let (srv, log) = transfer(port, &out);
+        let mut c = ca.cmd("python3");
+        c.args([
+            script.to_str().unwrap(),
+            "send",
+            &b_addr,
+            &port.to_string(),
+            file.to_str().unwrap(),
+            "0",
+        ]);
+        if let Some(s) = src {
+            c.arg(s);
+        }
+        let mut ok = false;
+        for _ in 0..20 {
+            let o = c.output().unwrap();
+            if o.status.success() {
+                ok = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        assert!(ok, "copy from {src:?} failed:\n{}", read(&r[A].log));
+        finish(srv);
+        check_copy(&out, &data);
+        read(&log)
+            .lines()
+            .find_map(|l| l.strip_prefix("peer "))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let direct = peer_of(5204, None);
+    assert_eq!(direct, a_addr, "the direct path shows cA's own address");
+    let chosen = peer_of(5205, Some(&ca_anon));
+    assert!(
+        chosen.starts_with("fd6d:6573:6864:"),
+        "bound to {ca_anon}, cB saw {chosen}"
+    );
+    eprintln!("[{test}] policy none: cA direct as {direct}; bound to {ca_anon}: cB saw {chosen}");
 
     for x in &mut r {
         drop(x.proc.take());

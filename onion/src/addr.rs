@@ -6,6 +6,7 @@
 //! |---|---|
 //! | node address | `fd` followed by bytes 0..15 of H("meshd node address v1" ‖ id) |
 //! | LAN /64 | `fd` followed by bytes 0..7 of H("meshd lan prefix v1" ‖ id), then 64 zero bits |
+//! | anonymous LAN /64 | `fd` followed by bytes 0..7 of H("meshd anon prefix v1" ‖ id), then 64 zero bits |
 //! | IPv4 /24 | the /24 numbered H("meshd ipv4 v1" ‖ id ‖ attempt) mod (number of /24s) in the pool |
 //! | name | base32 (RFC 4648, lower case) of bytes 0..10 of H("meshd name v1" ‖ id), then `.mesh` |
 //!
@@ -39,6 +40,18 @@ pub fn node_address(id: &NodeId) -> Ipv6Addr {
 /// prefix with a zero interface ID.
 pub fn lan_prefix(id: &NodeId) -> Ipv6Addr {
     let x = h(b"meshd lan prefix v1", id, &[]);
+    let mut a = [0u8; 16];
+    a[0] = 0xfd;
+    a[1..8].copy_from_slice(&x[..7]);
+    Ipv6Addr::from(a)
+}
+
+/// The node's *anonymous* LAN prefix: a second /64 whose addresses only
+/// ever leave the node inside onion circuits (an app chooses anonymity by
+/// binding to one). Nothing routes it across the mesh: others never see
+/// it, not even its owner's directory record names it.
+pub fn anon_prefix(id: &NodeId) -> Ipv6Addr {
+    let x = h(b"meshd anon prefix v1", id, &[]);
     let mut a = [0u8; 16];
     a[0] = 0xfd;
     a[1..8].copy_from_slice(&x[..7]);
