@@ -47,6 +47,9 @@ pub const CLIENT_IDLE_MS: u64 = 45_000;
 pub const OLD_GRACE_MS: u64 = 5_000;
 /// Packets waiting for a circuit, per destination.
 pub const QUEUE_PER_DEST: usize = 64;
+/// Packets waiting for circuits, all destinations together (at most
+/// 1295 bytes each: under 700 KB).
+pub const QUEUE_TOTAL: usize = 512;
 /// Destinations we keep circuits and tickets for.
 pub const MAX_DESTS: usize = 256;
 /// Sources (flow tags) towards one destination.
@@ -214,9 +217,10 @@ impl Onion {
                 Ok(())
             }
             None => {
-                if d.queue.len() >= QUEUE_PER_DEST {
+                if d.queue.len() >= QUEUE_PER_DEST || self.queued >= QUEUE_TOTAL {
                     return Err(SendError::QueueFull);
                 }
+                self.queued += 1;
                 // The tag is re-derived at flush time from the packet's
                 // original source, so queue it as it came.
                 d.queue.push_back(packet.to_vec());
@@ -304,6 +308,7 @@ impl Onion {
         if let Some(d) = self.dests.get_mut(&dest) {
             d.waiting_path = false;
             self.stats.client_drop_no_path += d.queue.len() as u64;
+            self.queued -= d.queue.len();
             d.queue.clear();
             d.fails = d.fails.saturating_add(1);
             d.retry_at_ms = now_ms + backoff(d.fails);
@@ -498,6 +503,7 @@ impl Onion {
         d.fails = 0;
         d.avoid.clear();
         let queued: Vec<Vec<u8>> = d.queue.drain(..).collect();
+        self.queued -= queued.len();
         for p in queued {
             // Cannot fail for a different reason than at queue time.
             let _ = self.send_packet(now_ms, rng, dest, &p);

@@ -29,6 +29,9 @@ pub const GROUP_IDLE_MS: u64 = 900_000;
 pub const MAX_GROUPS: usize = 4096;
 /// Flow tags (client sources) per group at most.
 pub const MAX_TAGS: usize = 64;
+/// Pseudonyms a destination hands out at most, all groups together; a new
+/// one beyond makes room by forgetting the longest idle group.
+pub const MAX_PSEUDONYMS: usize = 16_384;
 
 pub(crate) struct Group {
     pub(crate) circuit: Option<LinkKey>,
@@ -116,6 +119,12 @@ impl Onion {
                 return;
             }
             None => {
+                if self.pseudonyms.len() >= MAX_PSEUDONYMS {
+                    self.evict_group_except(ticket);
+                }
+                let Some(g) = self.groups.get_mut(&ticket) else {
+                    return;
+                };
                 let a = loop {
                     let mut host = [0u8; 10];
                     rng.fill_bytes(&mut host);
@@ -188,9 +197,15 @@ impl Onion {
     }
 
     fn evict_group(&mut self) {
+        self.evict_group_except([0; TICKET_LEN]);
+    }
+
+    /// Forget the longest idle group other than `keep`.
+    fn evict_group_except(&mut self, keep: [u8; TICKET_LEN]) {
         let Some(t) = self
             .groups
             .iter()
+            .filter(|(t, _)| **t != keep)
             .min_by_key(|(_, g)| g.last_ms)
             .map(|(t, _)| *t)
         else {

@@ -276,6 +276,8 @@ pub struct Onion {
     events: VecDeque<Event>,
     stats: Stats,
     last_tick_ms: u64,
+    /// Packets in all destinations' queues.
+    queued: usize,
 }
 
 impl std::fmt::Debug for Onion {
@@ -307,6 +309,7 @@ impl Onion {
             events: VecDeque::new(),
             stats: Stats::default(),
             last_tick_ms: 0,
+            queued: 0,
         }
     }
 

@@ -804,3 +804,35 @@ fn bad_packets_are_refused_with_an_error() {
     let s = net.nodes[1].eng.stats().clone();
     assert_eq!((s.exit_drop_source, s.reply_drop), (0, 1));
 }
+
+#[test]
+fn packets_waiting_for_circuits_are_bounded_in_total() {
+    let mut net = Net::new(1, cfg(3));
+    let now = net.now;
+    let mut accepted = 0;
+    let mut full = 0;
+    // Nine destinations that never get a path (nobody answers NeedPath).
+    for d in 0..9u8 {
+        for k in 0..client::QUEUE_PER_DEST {
+            let p = udp(addr(A_LAN), addr(B_LAN), &[k as u8; 8]);
+            match net.nodes[0]
+                .eng
+                .send_packet(now, &mut net.rng, [d + 1; 32], &p)
+            {
+                Ok(()) => accepted += 1,
+                Err(SendError::QueueFull) => full += 1,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+    assert_eq!(accepted, client::QUEUE_TOTAL);
+    assert_eq!(full, 9 * client::QUEUE_PER_DEST - client::QUEUE_TOTAL);
+    assert_eq!(net.nodes[0].eng.stats().client_drop_queue, full as u64);
+    // No path for one of them: its queue is dropped and room is made.
+    net.nodes[0].eng.no_path(now, [1; 32]);
+    let p = udp(addr(A_LAN), addr(B_LAN), b"x");
+    assert_eq!(
+        net.nodes[0].eng.send_packet(now, &mut net.rng, [9; 32], &p),
+        Ok(())
+    );
+}
