@@ -357,6 +357,20 @@ impl<R: RngCore> Node<R> {
         self.router_of(oid)
     }
 
+    /// Is `orig` one batman hop away: does its own OGM reach us over the
+    /// link we route to it by, undecremented (TTL as we originate ours:
+    /// meshd and batman-adv both default to 50)? Its next hop's MAC alone
+    /// does not say: a neighbour reached on its secondary interface has
+    /// another MAC than its originator.
+    pub fn is_one_hop(&self, orig: Mac) -> bool {
+        let Some(o) = self.origs.find(&orig).and_then(|i| self.origs.get(i)) else {
+            return false;
+        };
+        o.router
+            .and_then(|r| o.via(r))
+            .is_some_and(|v| v.last_ttl >= self.config.ttl)
+    }
+
     /// The originator table (`batctl o`), in table order.
     pub fn originators(&self) -> Vec<OriginatorInfo> {
         self.origs

@@ -399,6 +399,22 @@ fn line(n: usize, seed: u64) -> Net {
 }
 
 #[test]
+fn one_hop_originators_are_told_apart_even_through_a_secondary_interface() {
+    let net = line(4, 5);
+    // Node 2 reaches node 1 through node 1's second interface: the next
+    // hop's MAC is not node 1's originator, yet node 1 is one hop away.
+    let p1 = net.primary(1);
+    assert_ne!(net.nodes[2].next_hop(p1).unwrap().mac, p1);
+    assert!(net.nodes[2].is_one_hop(p1));
+    assert!(net.nodes[2].is_one_hop(net.primary(3)));
+    assert!(!net.nodes[2].is_one_hop(net.primary(0)));
+    assert!(net.nodes[0].is_one_hop(p1));
+    assert!(!net.nodes[0].is_one_hop(net.primary(2)));
+    assert!(!net.nodes[0].is_one_hop(net.primary(3)));
+    assert!(!net.nodes[0].is_one_hop(Mac([2, 9, 9, 9, 9, 9])));
+}
+
+#[test]
 fn unicast_crosses_the_mesh_and_ttl_limits_it() {
     let mut net = line(4, 21);
     let (now, d) = (net.now, net.primary(3));

@@ -147,6 +147,9 @@ pub struct Circuits {
     pub policy: Policy,
     pub stats: CircStats,
     keys: Vec<[u8; 32]>,
+    /// The daemon's clock at the latest input (the core's `now` may be
+    /// older: it moves with routing events only).
+    now_ms: u64,
     /// ICMPv6 errors of ours waiting for the TUN.
     to_tun: Vec<Vec<u8>>,
     log: LogLevel,
@@ -175,6 +178,7 @@ impl Circuits {
             policy,
             stats: CircStats::default(),
             keys: pubs,
+            now_ms: 0,
             to_tun: Vec::new(),
             log,
         }
@@ -183,6 +187,7 @@ impl Circuits {
     /// A packet from mesh0: taken (true) when it is a reply to one of our
     /// pseudonyms or its destination goes anonymously.
     pub fn outbound(&mut self, now_ms: u64, id: &Ident, packet: &[u8]) -> bool {
+        self.now_ms = self.now_ms.max(now_ms);
         let Some((IpAddr::V6(src), IpAddr::V6(dst))) = addresses(packet) else {
             return false;
         };
@@ -228,6 +233,7 @@ impl Circuits {
 
     /// A cell from originator `from`.
     pub fn on_cell(&mut self, now_ms: u64, from: Mac, cell: &[u8]) {
+        self.now_ms = self.now_ms.max(now_ms);
         self.engine.handle_cell(now_ms, &mut OsRng, from.0, cell);
     }
 
@@ -265,7 +271,8 @@ impl Circuits {
                     }
                     // Replies on our circuits may go to the anonymous /64;
                     // what arrives at us as a destination may not.
-                    if !own.is_ours(dst) && !(from.is_some() && own.is_anon(dst)) {
+                    let ours = own.is_ours(dst) || (from.is_some() && own.is_anon(dst));
+                    if !ours {
                         self.stats.drop_not_ours += 1;
                         continue;
                     }
@@ -304,7 +311,7 @@ impl Circuits {
         let now = unix_now();
         let hop = |n: &NodeId| -> Option<(PathHop, bool)> {
             let e = id.directory.get(n)?;
-            let nh = node.next_hop(Mac(e.ann.orig))?;
+            node.next_hop(Mac(e.ann.orig))?;
             let onion = *id.directory.onion_keys(n, now).first()?;
             Some((
                 PathHop {
@@ -312,10 +319,10 @@ impl Circuits {
                     orig: e.ann.orig,
                     onion,
                 },
-                nh.mac.0 == e.ann.orig,
+                node.is_one_hop(Mac(e.ann.orig)),
             ))
         };
-        let now_ms = node.now().as_millis();
+        let now_ms = self.now_ms;
         let Some((d, _)) = hop(&dest) else {
             self.stats.no_path += 1;
             self.engine.no_path(now_ms, dest);
@@ -367,6 +374,7 @@ impl Circuits {
 
     /// Timers; new onion keys after a rotation.
     pub fn tick(&mut self, now_ms: u64, id: &Ident) {
+        self.now_ms = self.now_ms.max(now_ms);
         let keys = id.onion_keys();
         let pubs: Vec<[u8; 32]> = keys.iter().map(|k| k.public()).collect();
         if pubs != self.keys {
