@@ -13,46 +13,12 @@
 
 mod common;
 
-use common::{ctl, log_path, mac_of, read, spawn_meshd};
+use common::{counter, ctl, field, have, log_path, mac_of, read, sh, spawn_meshd};
 use hwtest::netns::{require_root, veth, wait_for, Netns, Proc};
 use std::path::PathBuf;
 use std::time::Duration;
 
 const N: usize = 5;
-
-/// A JSON field of meshctl's output (flat rows).
-fn field(json: &str, key: &str) -> String {
-    let Some(rest) = json.split(&format!("\"{key}\":")).nth(1) else {
-        return String::new();
-    };
-    let rest = rest.trim_start();
-    match rest.strip_prefix('"') {
-        Some(s) => s[..s.find('"').unwrap_or(s.len())].to_string(),
-        None => rest[..rest.find([',', '}']).unwrap_or(rest.len())].to_string(),
-    }
-}
-
-/// A counter of `meshctl s` on the meshd in `ns`.
-fn counter(ns: &Netns, name: &str) -> u64 {
-    ctl(ns, &["s"])
-        .1
-        .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix(&format!("{name}: "))
-                .map(str::to_string)
-        })
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no counter {name}"))
-}
-
-fn have(prog: &str) -> bool {
-    std::process::Command::new("sh")
-        .args(["-c", &format!("command -v {prog}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
 
 struct Router {
     ns: Netns,
@@ -76,13 +42,6 @@ impl Router {
 const UDHCPC_SCRIPT: &str = "#!/bin/sh\n\
 case \"$1\" in bound|renew) ip addr add \"$ip/24\" dev \"$interface\"; \
 [ -n \"$router\" ] && ip route replace default via \"$router\" dev \"$interface\";; esac\nexit 0\n";
-
-fn sh(ns: &Netns, cmd: &str) -> (bool, String) {
-    let o = ns.cmd("sh").args(["-c", cmd]).output().expect("sh runs");
-    let mut s = String::from_utf8_lossy(&o.stdout).to_string();
-    s.push_str(&String::from_utf8_lossy(&o.stderr));
-    (o.status.success(), s)
-}
 
 fn ping(ns: &Netns, to: &str) -> bool {
     sh(ns, &format!("ping -c 1 -W 1 {to}")).0

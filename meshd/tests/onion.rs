@@ -23,7 +23,7 @@
 
 mod common;
 
-use common::{ctl, log_path, mac_of, read, spawn_meshd};
+use common::{counter, ctl, field, have, log_path, mac_of, read, sh, spawn_meshd};
 use hwtest::netns::{require_root, veth, wait_for, Netns, Proc};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -31,41 +31,6 @@ use std::time::{Duration, Instant};
 const N: usize = 7;
 const A: usize = 0;
 const B: usize = 3;
-
-fn field(json: &str, key: &str) -> String {
-    let Some(rest) = json.split(&format!("\"{key}\":")).nth(1) else {
-        return String::new();
-    };
-    let rest = rest.trim_start();
-    match rest.strip_prefix('"') {
-        Some(s) => s[..s.find('"').unwrap_or(s.len())].to_string(),
-        None => rest[..rest.find([',', '}']).unwrap_or(rest.len())].to_string(),
-    }
-}
-
-fn counter(ns: &Netns, name: &str) -> u64 {
-    ctl(ns, &["s"])
-        .1
-        .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix(&format!("{name}: "))
-                .map(str::to_string)
-        })
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no counter {name}"))
-}
-
-fn have(prog: &str) -> bool {
-    hwtest::netns::which(prog).is_some()
-}
-
-fn sh(ns: &Netns, cmd: &str) -> (bool, String) {
-    let o = ns.cmd("sh").args(["-c", cmd]).output().expect("sh runs");
-    let mut s = String::from_utf8_lossy(&o.stdout).to_string();
-    s.push_str(&String::from_utf8_lossy(&o.stderr));
-    (o.status.success(), s)
-}
 
 struct Router {
     ns: Netns,

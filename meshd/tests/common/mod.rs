@@ -57,3 +57,46 @@ pub fn mac_of(ns: &Netns, iface: &str) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+/// A JSON field of meshctl's output (flat rows).
+pub fn field(json: &str, key: &str) -> String {
+    let Some(rest) = json.split(&format!("\"{key}\":")).nth(1) else {
+        return String::new();
+    };
+    let rest = rest.trim_start();
+    match rest.strip_prefix('"') {
+        Some(s) => s[..s.find('"').unwrap_or(s.len())].to_string(),
+        None => rest[..rest.find([',', '}']).unwrap_or(rest.len())].to_string(),
+    }
+}
+
+/// A counter of `meshctl s` on the meshd in `ns`.
+pub fn counter(ns: &Netns, name: &str) -> u64 {
+    ctl(ns, &["s"])
+        .1
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix(&format!("{name}: "))
+                .map(str::to_string)
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no counter {name}"))
+}
+
+/// Is `prog` installed (on PATH)?
+pub fn have(prog: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {prog}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// `sh -c CMD` in `ns`: (success, stdout + stderr).
+pub fn sh(ns: &Netns, cmd: &str) -> (bool, String) {
+    let o = ns.cmd("sh").args(["-c", cmd]).output().expect("sh runs");
+    let mut s = String::from_utf8_lossy(&o.stdout).to_string();
+    s.push_str(&String::from_utf8_lossy(&o.stderr));
+    (o.status.success(), s)
+}
