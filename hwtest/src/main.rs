@@ -26,7 +26,9 @@ COMMANDS:
     bench addr    The node layer: join time of a new router, TCP over mesh0
                   next to bat0 and boringtun, announcement overhead (root)
     bench onion   Onion circuits: per-cell crypto of relays, client and
-                  destination, the ntor handshake (in-process, no root)
+                  destination, the ntor handshake (in-process, no root);
+                  build time, throughput and latency of circuits between
+                  meshd processes in network namespaces (root)
     hw [--hosts FILE] [--ipk-dir DIR] [--wait SECS]
                   Real routers: install openwrt/out/*.ipk on each router of
                   the hosts file (default hwtest/hosts: `ssh-dest arch` per
@@ -46,7 +48,7 @@ USAGE:
     cargo run --release -p hwtest -- bench netns [OPTIONS]    (as root)
     cargo run --release -p hwtest -- bench size [OPTIONS]     (RSS part as root)
     cargo run --release -p hwtest -- bench addr [OPTIONS]     (as root)
-    cargo run --release -p hwtest -- bench onion [OPTIONS]
+    cargo run --release -p hwtest -- bench onion [OPTIONS]    (netns part as root)
 
 bench sim: the batman core in the simulator.
 
@@ -175,13 +177,35 @@ whose keys come from real ntor handshakes, one core:
     crypto of a 4-hop circuit's 4 handshakes;
  3. derived: a relay's crypto per cell forward + backward.
 Must be a release build (cargo run --release). About 20 s with the defaults.
+Part netns (root; in the default parts only when run as root, else said to
+be skipped): a ring of 7 routers (meshd --state-dir --log debug), client cA
+(SLAAC from r0's dnsmasq) behind r0, cB behind r3; medians of --runs runs:
+ 1. circuit build: r0's meshd restarted with --relays 1, 2, 3 (directory
+    complete again); ms from cA's first ping to cB (every 50 ms) until the
+    first reply, and meshd's \"circuit ... ready in M ms\" from r0's log;
+ 2. iperf3 TCP cA -> cB (IPv6, one stream) over a 3-relay circuit, over
+    the direct mesh0 path (every router restarted with --anonymous none)
+    and through boringtun on bench addr's 4-router line (same run); ratios
+    circuit/direct and circuit/boringtun; meshd CPU s/GB over all routers;
+ 3. ping RTT cA -> cB (--pings at 0.2 s, median) with 1, 2, 3 relays and
+    direct; the fitted added ms per relay.
+Needs dnsmasq, iperf3, ping; boringtun as bench addr (wg, boringtun-cli).
+meshd is taken from next to this executable. About 6 minutes with the
+defaults.
 
 OPTIONS (onion):
-    --part <LIST>          parts to run: cells [default: all]
-    --runs <N>             timed runs of every measurement [default: 7]
+    --part <LIST>          parts to run: cells,netns [default: all; netns
+                           only as root]
+    --runs <N>             timed runs of every measurement [default: 7 for
+                           cells, 3 for netns]
     --cells <M>            cells per run and operation [default: 20000]
     --circuits <N>         4-hop circuits (4 handshakes each) per run
                            [default: 50]
+    --iperf-secs <S>       iperf3 duration (netns) [default: 10]
+    --pings <N>            pings per latency sample (netns) [default: 20]
+    --timeout <S>          limit for each wait in namespaces [default: 60]
+    --meshd <PATH>         the meshd binary to run (netns)
+    --keep                 keep the netns logs (kept anyway on errors)
 ";
 
 fn parse_bench(args: &[String]) -> Result<Options, String> {

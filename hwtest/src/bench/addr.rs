@@ -29,10 +29,10 @@
 
 mod join;
 mod overhead;
-mod parts;
-mod report;
-mod topo;
-mod tput;
+pub(crate) mod parts;
+pub(crate) mod report;
+pub(crate) mod topo;
+pub(crate) mod tput;
 
 use std::path::PathBuf;
 use std::time::Instant;

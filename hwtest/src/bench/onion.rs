@@ -17,8 +17,12 @@
 //!   relay per cell, forward + backward (the in-process latency a relay
 //!   adds).
 //!
-//! Later parts (network namespaces: circuit build time and TCP throughput
-//! over 3 relays) add a field to [`Parts`] and a name to `--part`.
+//! - `netns` (root; in the default parts only when run as root): meshd
+//!   in network namespaces, a ring of 7 routers with a LAN client behind
+//!   r0 and r3 ([`ring`]): circuit build time after a restart of r0, TCP
+//!   throughput over a 3-relay circuit against the direct mesh0 path and
+//!   boringtun, the RTT with 1, 2, 3 relays and direct ([`netns`]);
+//!   medians of `--runs` runs (default 3 for this part).
 //!
 //! Randomness is the kernel's (a read of /dev/urandom per draw, as meshd
 //! makes a getrandom(2) call per draw), so the client's and the
@@ -26,8 +30,11 @@
 
 mod cells;
 mod handshake;
+pub mod netns;
+pub mod ring;
 mod rng;
 
+use std::path::PathBuf;
 use std::time::Instant;
 
 pub use cells::{CellRow, Cells};
@@ -39,18 +46,31 @@ pub use rng::OsRandom;
 pub struct Parts {
     /// Per-cell crypto and the handshake, in-process.
     pub cells: bool,
+    /// Circuits between meshd processes in network namespaces (root).
+    pub netns: bool,
 }
 
 impl Parts {
     /// The names `--part` accepts, in the order the parts run.
-    pub const NAMES: &'static [&'static str] = &["cells"];
+    pub const NAMES: &'static [&'static str] = &["cells", "netns"];
 
     fn none() -> Self {
-        Parts { cells: false }
+        Parts {
+            cells: false,
+            netns: false,
+        }
+    }
+
+    /// The default: every part, `netns` only as root.
+    pub fn all() -> Self {
+        Parts {
+            cells: true,
+            netns: crate::netns::is_root(),
+        }
     }
 
     fn any(&self) -> bool {
-        self.cells
+        self.cells || self.netns
     }
 }
 
@@ -63,6 +83,18 @@ pub struct Options {
     pub cells: usize,
     /// 4-hop circuits (4 handshakes each) per run.
     pub circuits: usize,
+    /// Runs of the netns part (`--runs` sets both).
+    pub netns_runs: usize,
+    /// iperf3 seconds per run (netns).
+    pub iperf_secs: u64,
+    /// Pings per latency sample (netns).
+    pub pings: usize,
+    /// Limit of each wait in the namespaces, s.
+    pub timeout_secs: f64,
+    /// The meshd to run (default: next to this executable).
+    pub meshd: Option<PathBuf>,
+    /// Keep the netns part's logs (kept anyway on errors).
+    pub keep: bool,
     pub parts: Parts,
 }
 
@@ -72,7 +104,13 @@ impl Default for Options {
             runs: 7,
             cells: 20_000,
             circuits: 50,
-            parts: Parts { cells: true },
+            netns_runs: 3,
+            iperf_secs: 10,
+            pings: 20,
+            timeout_secs: 60.0,
+            meshd: None,
+            keep: false,
+            parts: Parts::all(),
         }
     }
 }
@@ -93,7 +131,21 @@ impl Options {
                     .ok_or(format!("{a}: not a number >= 1: {s}"))
             };
             match a.as_str() {
-                "--runs" => o.runs = count(v(&mut it)?)?,
+                "--runs" => {
+                    o.runs = count(v(&mut it)?)?;
+                    o.netns_runs = o.runs;
+                }
+                "--iperf-secs" => o.iperf_secs = count(v(&mut it)?)? as u64,
+                "--pings" => o.pings = count(v(&mut it)?)?,
+                "--timeout" => {
+                    o.timeout_secs = v(&mut it)?
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|x| x.is_finite() && *x >= 5.0)
+                        .ok_or(format!("{a}: not a number of seconds >= 5"))?
+                }
+                "--meshd" => o.meshd = Some(PathBuf::from(v(&mut it)?)),
+                "--keep" => o.keep = true,
                 "--cells" => o.cells = count(v(&mut it)?)?,
                 "--circuits" => o.circuits = count(v(&mut it)?)?,
                 "--part" => {
@@ -102,6 +154,7 @@ impl Options {
                     for p in list.split(',').filter(|p| !p.is_empty()) {
                         match p {
                             "cells" => o.parts.cells = true,
+                            "netns" => o.parts.netns = true,
                             _ => {
                                 return Err(format!(
                                     "--part: unknown part {p:?} ({})",
@@ -127,6 +180,7 @@ pub struct Report {
     pub options: Options,
     pub cells: Option<Cells>,
     pub handshakes: Option<Handshakes>,
+    pub netns: Option<netns::NetnsPart>,
     /// Parts not run and why.
     pub skipped: Vec<String>,
     pub errors: Vec<String>,
@@ -145,6 +199,7 @@ pub fn run(o: &Options) -> Report {
         options: o.clone(),
         cells: None,
         handshakes: None,
+        netns: None,
         skipped: Vec::new(),
         errors: Vec::new(),
         wall_total: 0.0,
@@ -154,6 +209,16 @@ pub fn run(o: &Options) -> Report {
             progress(&t0, &format!("FAILED: {e}"));
             r.errors.push(e);
         }
+    }
+    let root = crate::netns::is_root();
+    if o.parts.netns && root {
+        r.netns = netns::run(o, &mut r.errors, &mut r.skipped, &t0);
+    } else if !root && (o.parts.netns || o.parts == Parts::all()) {
+        r.skipped.push(
+            "netns: needs root (network namespaces); run as root or with sudo \
+             (left out of the default parts when not root)"
+                .into(),
+        );
     }
     r.wall_total = t0.elapsed().as_secs_f64();
     r
@@ -214,6 +279,9 @@ impl Report {
         if let Some(c) = &self.cells {
             out.push_str(&c.derived_text());
         }
+        if let Some(n) = &self.netns {
+            out.push_str(&n.text(self.options.netns_runs));
+        }
         out.push_str(&format!(
             "\nWall clock of the whole bench: {:.1} s.\n",
             self.wall_total
@@ -251,7 +319,12 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!((o.runs, o.cells, o.circuits), (3, 100, 2));
-        assert!(o.parts.cells);
+        assert!(o.parts.cells && !o.parts.netns);
+        let o =
+            Options::parse(&v(&["--part", "netns", "--runs", "2", "--iperf-secs", "5"])).unwrap();
+        assert!(o.parts.netns && !o.parts.cells);
+        assert_eq!((o.runs, o.netns_runs, o.iperf_secs), (2, 2, 5));
+        assert_eq!(Options::default().netns_runs, 3);
         assert!(Options::parse(&v(&["--part", "bogus"])).is_err());
         assert!(Options::parse(&v(&["--part", ""])).is_err());
         assert!(Options::parse(&v(&["--runs", "0"])).is_err());
@@ -265,6 +338,10 @@ mod tests {
             runs: 2,
             cells: 40,
             circuits: 1,
+            parts: Parts {
+                cells: true,
+                netns: false,
+            },
             ..Options::default()
         };
         let r = run(&o);

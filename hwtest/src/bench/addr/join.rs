@@ -78,18 +78,7 @@ impl NodeLine {
             udhcpc: udhcpc.to_path_buf(),
         };
         for r in line.routers.iter_mut() {
-            let full = wait_for(Duration::from_secs_f64(timeout), || {
-                r.dir_count() >= LINE - 1
-            });
-            if full.is_none() {
-                let why = r.exited().unwrap_or_default();
-                return Err(other(format!(
-                    "{}: directory has {} of {} entries after {timeout} s {why}",
-                    r.ns.name,
-                    r.dir_count(),
-                    LINE - 1
-                )));
-            }
+            r.wait_dir(LINE - 1, timeout)?;
         }
         for c in &line.clients {
             let a = lease(c, udhcpc, timeout)?;

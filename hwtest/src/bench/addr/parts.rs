@@ -18,20 +18,13 @@ pub const BENCH_TOOLS: &str = "/var/cache/meshd-bench-tools";
 
 /// Namespace parts: join, throughput, netns overhead (root checked).
 pub fn netns(o: &Options, r: &mut Report, t0: &Instant) {
-    let meshd = match &o.meshd {
-        Some(p) => p.clone(),
-        None => std::env::current_exe()
-            .map(|e| e.with_file_name("meshd"))
-            .unwrap_or_default(),
+    let meshd = match meshd_binary(o.meshd.as_deref()) {
+        Ok(m) => m,
+        Err(e) => {
+            r.errors.push(e);
+            return;
+        }
     };
-    if !meshd.is_file() {
-        r.errors.push(format!(
-            "no meshd binary at {}: build it with `cargo build --release -p meshd` \
-             (same target dir as hwtest) or pass --meshd PATH",
-            meshd.display()
-        ));
-        return;
-    }
     let mut missing = Vec::new();
     if which("dnsmasq").is_none() {
         missing.push("dnsmasq-base");
@@ -86,13 +79,32 @@ pub fn netns(o: &Options, r: &mut Report, t0: &Instant) {
     }
 }
 
+/// The meshd to run: `given`, else the one next to this executable; an
+/// error saying how to build it if there is none.
+pub(crate) fn meshd_binary(given: Option<&Path>) -> Result<PathBuf, String> {
+    let meshd = match given {
+        Some(p) => p.to_path_buf(),
+        None => std::env::current_exe()
+            .map(|e| e.with_file_name("meshd"))
+            .unwrap_or_default(),
+    };
+    if !meshd.is_file() {
+        return Err(format!(
+            "no meshd binary at {}: build it with `cargo build --release -p meshd` \
+             (same target dir as hwtest) or pass --meshd PATH",
+            meshd.display()
+        ));
+    }
+    Ok(meshd)
+}
+
 /// Marker in the work directory: keep it after exit.
-const KEEP: &str = ".keep";
+pub(crate) const KEEP: &str = ".keep";
 
 /// A shell that outlives a Ctrl-C of hwtest (as `netns::janitor`) and
 /// removes the work directory (logs, keys, sockets) once hwtest is gone,
 /// unless it was marked to be kept.
-fn files_janitor(work: &Path) -> std::io::Result<()> {
+pub(crate) fn files_janitor(work: &Path) -> std::io::Result<()> {
     let script = format!(
         "trap '' INT TERM HUP\n\
          while kill -0 {pid} 2>/dev/null; do sleep 1; done\n\
@@ -122,7 +134,7 @@ fn has_udhcpc() -> bool {
 
 /// `wg` and boringtun-cli (installed with cargo into [`BENCH_TOOLS`] if
 /// missing), or why not.
-fn wg_tools(t0: &Instant) -> Result<(PathBuf, PathBuf), String> {
+pub(crate) fn wg_tools(t0: &Instant) -> Result<(PathBuf, PathBuf), String> {
     let wg = which("wg").ok_or("wg is missing: apt-get install -y wireguard-tools")?;
     let bt = Path::new(BENCH_TOOLS).join("bin/boringtun-cli");
     if bt.is_file() {
@@ -227,7 +239,7 @@ fn netns_inner(
     Ok(())
 }
 
-fn cpu(pids: &[u32]) -> f64 {
+pub(crate) fn cpu(pids: &[u32]) -> f64 {
     pids.iter().filter_map(|&p| cpu_secs(p)).sum()
 }
 

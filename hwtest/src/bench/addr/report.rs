@@ -102,11 +102,11 @@ pub struct Report {
 }
 
 /// `min / median / max` ("-" without samples).
-fn mmm(v: &[f64], prec: usize) -> String {
+pub(crate) fn mmm(v: &[f64], prec: usize) -> String {
     Summary::of(v).map_or("-".into(), |s| s.fmt(prec))
 }
 
-fn median(v: &[f64]) -> Option<f64> {
+pub(crate) fn median(v: &[f64]) -> Option<f64> {
     Summary::of(v).map(|s| s.median)
 }
 

@@ -183,6 +183,21 @@ impl Router {
             .map_or(0, |d| d.matches("\"node_id\"").count())
     }
 
+    /// Wait until the directory has `n` entries; an error with meshd's
+    /// exit, if it exited, otherwise.
+    pub fn wait_dir(&mut self, n: usize, timeout: f64) -> io::Result<()> {
+        let full = wait_for(Duration::from_secs_f64(timeout), || self.dir_count() >= n);
+        if full.is_none() {
+            let why = self.exited().unwrap_or_default();
+            return Err(other(format!(
+                "{}: directory has {} of {n} entries after {timeout} s {why}",
+                self.ns.name,
+                self.dir_count(),
+            )));
+        }
+        Ok(())
+    }
+
     /// Is `iface` active in meshd?
     pub fn iface_active(&self, iface: &str) -> bool {
         self.ctl("if").is_some_and(|a| {
