@@ -36,16 +36,19 @@
 //! every cell, so the field looks random on every link; the receiver
 //! reads the tag, removes the mask, and then authenticates under the
 //! nonce it got. Below, "slot = nonce ‖ tag" means the masked nonce.
-//! `HMAC(k, m)` is HMAC-SHA256. A "keystream of (k, n)" is the ChaCha20
+//! `PRF(k, L, n)` is the ChaCha20 keystream under key `k` with the 12-byte
+//! nonce `L ‖ n` (a 4-byte ASCII label, then `n` as u64 big-endian), from
+//! block 0: ChaCha20 keyed by a secret is a PRF of its nonce, at a
+//! fraction of HMAC-SHA256's cost. A "keystream of (k, n)" is the ChaCha20
 //! keystream ChaCha20-Poly1305 XORs under key `k` and nonce `n` (block
-//! counter from 1): we get it by sealing zeros and dropping the tag.
+//! counter from 1).
 //!
 //! ## Forward: client → destination, Sphinx-style
 //! Hop *i* (keys `K_i`) receives `S ‖ P`; `(nonce_i, tag_i) = S[0..24]`; it
 //! opens `ct = S[24..168] ‖ P` (1444 bytes) with `K_i.forward`, nonce_i,
 //! AAD [`AAD_FORWARD`]; the plaintext `pt` becomes the next body:
 //! ```text
-//!  S' = pt[0..144] ‖ F_i        F_i = HMAC(K_i.forward_pad, "meshd fill" ‖ nonce_i)[0..24]
+//!  S' = pt[0..144] ‖ F_i        F_i = PRF(K_i.forward_pad, "fill", nonce_i)[0..24]
 //!  P' = pt[144..1444]
 //! ```
 //! Every relay and the destination do exactly this (the destination then
@@ -74,7 +77,8 @@
 //! ## Backward: destination → client
 //! The destination seals the payload with `K_d.backward`, its nonce and
 //! AAD [`AAD_BACKWARD`]: slot 0 = nonce ‖ tag, slots 1..6 =
-//! `HMAC(K_d.backward_pad, "meshd bfill" ‖ nonce ‖ j)[0..24]` for slot `j` (one byte),
+//! `PRF(K_d.backward_pad, "bfil", nonce)[0..144]` (slot `j` its bytes
+//! `24(j−1) .. 24j`),
 //! `P` = the ciphertext. The filler slots are pseudorandom to everyone
 //! else, and the client recomputes and checks the ones that reach it, so
 //! every byte of the cell the client receives is checked (random filler
@@ -84,7 +88,7 @@
 //! `E = (S ‖ P) XOR` the keystream of `(K.backward, c)` over 1468 bytes
 //! (from the AEAD, as above), then
 //! ```text
-//!  S' = c ‖ HMAC(K.backward_pad, "meshd bslot" ‖ c)[0..16] ‖ E[0..144]
+//!  S' = c ‖ PRF(K.backward_pad, "bslt", c)[0..16] ‖ E[0..144]
 //!  P' = E[168..1468]
 //! ```
 //! The last slot is dropped: with at most 6 relays it is always
@@ -97,9 +101,7 @@
 //! used twice as long as the counters and nonces are not.
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, Tag};
-use hkdf::Hkdf;
 use rand_core::{CryptoRng, RngCore};
-use sha2::Sha256;
 
 use crate::ntor::HopKeys;
 
@@ -127,9 +129,9 @@ pub const AAD_FORWARD: &[u8] = b"meshd cell fwd v1";
 /// AAD of the destination's backward layer.
 pub const AAD_BACKWARD: &[u8] = b"meshd cell bwd v1";
 
-const LABEL_FILL: &[u8] = b"meshd fill";
-const LABEL_BSLOT: &[u8] = b"meshd bslot";
-const LABEL_BFILL: &[u8] = b"meshd bfill";
+const LABEL_FILL: &[u8; 4] = b"fill";
+const LABEL_BSLOT: &[u8; 4] = b"bslt";
+const LABEL_BFILL: &[u8; 4] = b"bfil";
 
 /// Bytes of the slot region a hop passes on (all but one slot).
 const SHIFTED_LEN: usize = SLOTS_LEN - SLOT_LEN;
@@ -187,23 +189,20 @@ fn open(key: &[u8; 32], nonce: u64, aad: &[u8], buf: &mut [u8], tag: &[u8]) -> b
             .is_ok()
 }
 
-/// Overwrite `out` with the keystream of `(key, nonce)`.
+/// Overwrite `out` with the keystream of `(key, nonce)`: what the AEAD
+/// XORs (ChaCha20 from block 1; block 0 keys Poly1305).
 fn keystream(key: &[u8; 32], nonce: u64, out: &mut [u8]) {
+    use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
     out.fill(0);
-    seal(key, nonce, &[], out);
+    let mut c = chacha20::ChaCha20::new(key.into(), &aead_nonce(nonce).into());
+    c.seek(64u32);
+    c.apply_keystream(out);
 }
 
 fn xor(dst: &mut [u8], src: &[u8]) {
     for (d, s) in dst.iter_mut().zip(src) {
         *d ^= s;
     }
-}
-
-fn hmac(key: &[u8; 32], msg: &[u8]) -> [u8; 32] {
-    let (prk, _) = Hkdf::<Sha256>::extract(Some(key), msg);
-    let mut out = [0u8; 32];
-    out.copy_from_slice(&prk);
-    out
 }
 
 fn ct_eq(a: &[u8], b: &[u8]) -> bool {
@@ -234,34 +233,37 @@ fn read_u64(b: &[u8]) -> u64 {
     u64::from_be_bytes(a)
 }
 
+/// `PRF(k, label, n)`: the ChaCha20 keystream under key `k` with the
+/// 12-byte nonce `label ‖ n` (u64 big-endian), from block 0, into `out`.
+/// ChaCha20 keyed by a secret is a PRF of its nonce; one block gives 64
+/// bytes, where HMAC-SHA256 would take four compressions for 32.
+fn prf(key: &[u8; 32], label: &[u8; 4], n: u64, out: &mut [u8]) {
+    use chacha20::cipher::{KeyIvInit, StreamCipher};
+    let mut nonce = [0u8; 12];
+    nonce[..4].copy_from_slice(label);
+    nonce[4..].copy_from_slice(&n.to_be_bytes());
+    out.fill(0);
+    chacha20::ChaCha20::new(key.into(), &nonce.into()).apply_keystream(out);
+}
+
 /// The slot hop `keys` appends after opening the layer of `nonce`.
 fn forward_filler(keys: &HopKeys, nonce: u64) -> [u8; SLOT_LEN] {
-    let mut msg = [0u8; LABEL_FILL.len() + NONCE_LEN];
-    msg[..LABEL_FILL.len()].copy_from_slice(LABEL_FILL);
-    msg[LABEL_FILL.len()..].copy_from_slice(&nonce.to_be_bytes());
     let mut f = [0u8; SLOT_LEN];
-    f.copy_from_slice(&hmac(&keys.forward_pad, &msg)[..SLOT_LEN]);
+    prf(&keys.forward_pad, LABEL_FILL, nonce, &mut f);
     f
 }
 
 /// The MAC a relay puts next to its backward counter.
 fn backward_slot_mac(keys: &HopKeys, counter: u64) -> [u8; TAG_LEN] {
-    let mut msg = [0u8; LABEL_BSLOT.len() + NONCE_LEN];
-    msg[..LABEL_BSLOT.len()].copy_from_slice(LABEL_BSLOT);
-    msg[LABEL_BSLOT.len()..].copy_from_slice(&counter.to_be_bytes());
     let mut m = [0u8; TAG_LEN];
-    m.copy_from_slice(&hmac(&keys.backward_pad, &msg)[..TAG_LEN]);
+    prf(&keys.backward_pad, LABEL_BSLOT, counter, &mut m);
     m
 }
 
-/// The destination's backward filler for slot `j` (1..=6) of the cell of `nonce`.
-fn backward_filler(keys: &HopKeys, nonce: u64, j: usize) -> [u8; SLOT_LEN] {
-    let mut msg = [0u8; LABEL_BFILL.len() + NONCE_LEN + 1];
-    msg[..LABEL_BFILL.len()].copy_from_slice(LABEL_BFILL);
-    msg[LABEL_BFILL.len()..LABEL_BFILL.len() + NONCE_LEN].copy_from_slice(&nonce.to_be_bytes());
-    msg[LABEL_BFILL.len() + NONCE_LEN] = j as u8;
-    let mut f = [0u8; SLOT_LEN];
-    f.copy_from_slice(&hmac(&keys.backward_pad, &msg)[..SLOT_LEN]);
+/// The destination's backward filler slots 1..=6 of the cell of `nonce`.
+fn backward_fillers(keys: &HopKeys, nonce: u64) -> [u8; SHIFTED_LEN] {
+    let mut f = [0u8; SHIFTED_LEN];
+    prf(&keys.backward_pad, LABEL_BFILL, nonce, &mut f);
     f
 }
 
@@ -291,10 +293,11 @@ pub fn client_forward<R: RngCore + CryptoRng>(
 ) -> Result<[u8; BODY_LEN], CellError> {
     check_hops(hops.len())?;
     let n = hops.len();
-    let streams: Vec<[u8; CT_LEN]> = hops
+    // Only the keystream over the slot region matters for the tails.
+    let streams: Vec<[u8; SHIFTED_LEN]> = hops
         .iter()
         .map(|(k, nonce)| {
-            let mut s = [0u8; CT_LEN];
+            let mut s = [0u8; SHIFTED_LEN];
             keystream(&k.forward, *nonce, &mut s);
             s
         })
@@ -374,12 +377,7 @@ pub fn dest_backward(keys: &HopKeys, nonce: u64, payload: &[u8; PAYLOAD_LEN]) ->
     body[SLOTS_LEN..].copy_from_slice(payload);
     let tag = seal(&keys.backward, nonce, AAD_BACKWARD, &mut body[SLOTS_LEN..]);
     write_slot(&mut body, &keys.backward_hp, nonce, &tag);
-    for (j, slot) in body[SLOT_LEN..SLOTS_LEN]
-        .chunks_exact_mut(SLOT_LEN)
-        .enumerate()
-    {
-        slot.copy_from_slice(&backward_filler(keys, nonce, j + 1));
-    }
+    body[SLOT_LEN..SLOTS_LEN].copy_from_slice(&backward_fillers(keys, nonce));
     body
 }
 
@@ -428,13 +426,11 @@ pub fn client_backward(
         ^ u64::from_be_bytes(slot_mask(&dest.backward_hp, &cur[NONCE_LEN..SLOT_LEN]));
     // The destination's filler slots that survived the relays' shifts.
     let kept = MAX_HOPS - relays.len();
-    let mut ok = true;
-    for (j, slot) in cur[SLOT_LEN..kept * SLOT_LEN]
-        .chunks_exact(SLOT_LEN)
-        .enumerate()
-    {
-        ok &= ct_eq(slot, &backward_filler(dest, nonce, j + 1));
-    }
+    let fillers = backward_fillers(dest, nonce);
+    let mut ok = ct_eq(
+        &cur[SLOT_LEN..kept * SLOT_LEN],
+        &fillers[..(kept - 1) * SLOT_LEN],
+    );
     let mut p = [0u8; PAYLOAD_LEN];
     p.copy_from_slice(&cur[SLOTS_LEN..]);
     ok &= open(

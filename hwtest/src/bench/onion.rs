@@ -262,7 +262,7 @@ impl Report {
         );
         out.push_str(&format!(
             "CPU: {}; {} build (opt-levels as in the workspace's release profile: onion,\n\
-             chacha20, poly1305 at 3, the rest, hwtest included, at \"z\")\n",
+             chacha20, poly1305, curve25519-dalek and hwtest at 3, the rest at \"z\")\n",
             cpu_model().unwrap_or_else(|| "unknown".into()),
             if cfg!(debug_assertions) {
                 "DEBUG (numbers meaningless: use --release)"

@@ -178,6 +178,13 @@ def keystream(key, n, length):
     return ks
 
 
+def prf(key, label, n, length):
+    """PRF(k, L, n): ChaCha20 keystream, nonce = 4-byte label || u64 BE,
+    block counter 0."""
+    enc = Cipher(algorithms.ChaCha20(key, bytes(4) + label + n.to_bytes(8, "big")), None).encryptor()
+    return enc.update(bytes(length))
+
+
 def mask(key, sample):
     """Slot protection: ChaCha20 keystream under key, nonce = sample[0..12],
     block counter 0, first 8 bytes, as a u64 (big-endian)."""
@@ -194,12 +201,6 @@ def xor(a, b):
     return bytes(p ^ q for p, q in zip(a, b))
 
 
-def hm(key, msg):
-    m = chmac.HMAC(key, hashes.SHA256())
-    m.update(msg)
-    return m.finalize()
-
-
 def seal(key, n, aad, pt):
     """(ct, tag)"""
     out = ChaCha20Poly1305(key).encrypt(nonce12(n), pt, aad)
@@ -211,7 +212,7 @@ def open_(key, n, aad, ct, tag):
 
 
 def F(k, n):
-    return hm(k["forward_pad"], b"meshd fill" + n.to_bytes(8, "big"))[:24]
+    return prf(k["forward_pad"], b"fill", n, 24)
 
 
 def client_forward(hops, R, payload):
@@ -248,12 +249,11 @@ def hop_forward(k, body):
 
 
 def bfill(k, n, j):
-    # j as one byte (code); the doc only says "nonce || j".
-    return hm(k["backward_pad"], b"meshd bfill" + n.to_bytes(8, "big") + bytes([j]))[:24]
+    return prf(k["backward_pad"], b"bfil", n, 144)[24 * (j - 1) : 24 * j]
 
 
 def bslot(k, c):
-    return hm(k["backward_pad"], b"meshd bslot" + c.to_bytes(8, "big"))[:16]
+    return prf(k["backward_pad"], b"bslt", c, 16)
 
 
 def dest_backward(k, nonce, payload):

@@ -358,11 +358,10 @@ impl Cells {
              copying the {}-byte input into the work buffer, as a relay receives a cell into\n   \
              its buffer; (d) and (f) use fresh nonces per cell, (d) reads the kernel RNG per\n   \
              cell (72 bytes of unused slots), as meshd would. Mbit/s: {PAYLOAD_LEN} payload\n   \
-             bytes per cell (for (a) too: the seal of one cell's worth). Caveat: (a)'s AEAD\n   \
-             code is instantiated in hwtest, so compiled at hwtest's opt-level (\"z\" in the\n   \
-             workspace's release profile), (b)-(f)'s in onion (opt-level 3): with the profile\n   \
-             as is, (a) is slower than the same seal compiled in onion, and a ratio below 1\n   \
-             means that, not a cell cheaper than a seal\n",
+             bytes per cell (for (a) too: the seal of one cell's worth). (a)'s AEAD is\n   \
+             instantiated in hwtest, (b)-(f)'s in onion, both at opt-level 3. (c) is below\n   \
+             1: a relay's backward layer is a keystream and a PRF slot, no Poly1305 (the\n   \
+             client checks the destination's AEAD and every slot)\n",
             o.runs, o.cells, POOL.min(o.cells), BODY_LEN
         );
         let mut t = Table::new(&[
