@@ -739,22 +739,39 @@ impl Daemon {
 
     /// Answer one DNS query for `.mesh` names: ours (key-hash name and
     /// announced name) and the directory's.
+    ///
+    /// A name whose node address the circuit policy sends anonymously
+    /// (the default) gets no A record: IPv4 would go direct, and
+    /// resolvers prefer IPv4 over ULA (RFC 6724), so `.mesh` names would
+    /// quietly bypass the circuits.
     fn dns_answer(&self, query: &[u8]) -> Option<Vec<u8>> {
         let id = self.ident.as_ref()?;
         let host1 = |net: std::net::Ipv4Addr| std::net::Ipv4Addr::from(u32::from(net) | 1);
+        let anonymous = |a: &std::net::Ipv6Addr| {
+            let circuits = self.mesh0.as_ref().is_some_and(|m| m.circuits.is_some());
+            circuits
+                && self
+                    .cfg
+                    .node
+                    .as_ref()
+                    .is_some_and(|n| n.policy.anonymous(a))
+        };
         let lookup = |name: &str| -> Option<crate::dns::Answer> {
             let ours = name == id.key_name()
                 || (!id.name().is_empty() && name.strip_suffix(".mesh") == Some(id.name()));
-            if ours {
-                return Some(crate::dns::Answer {
-                    v6: vec![id.node_address()],
-                    v4: vec![host1(id.ipv4_net())],
-                });
-            }
-            let e = id.directory.by_name(name)?;
+            let (v6, v4) = if ours {
+                (id.node_address(), Some(id.ipv4_net()))
+            } else {
+                let e = id.directory.by_name(name)?;
+                (e.node_addr, e.ipv4)
+            };
             Some(crate::dns::Answer {
-                v6: vec![e.node_addr],
-                v4: e.ipv4.map(host1).into_iter().collect(),
+                v6: vec![v6],
+                v4: v4
+                    .filter(|_| !anonymous(&v6))
+                    .map(host1)
+                    .into_iter()
+                    .collect(),
             })
         };
         crate::dns::respond(query, &lookup)

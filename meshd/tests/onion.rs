@@ -19,7 +19,7 @@
 //! through a circuit.
 //!
 //! Root only (skipped, saying so, otherwise; CI runs it as root). Needs
-//! dnsmasq, tshark and python3 (the checked TCP copy, the flood).
+//! dnsmasq, tshark, dig and python3 (the checked TCP copy, the flood).
 
 mod common;
 
@@ -240,7 +240,7 @@ fn seven_routers_carry_tcp_through_three_relays_and_hide_who_talks_to_whom() {
     if !require_root(test) {
         return;
     }
-    for p in ["dnsmasq", "tshark", "python3"] {
+    for p in ["dnsmasq", "tshark", "python3", "dig"] {
         if !have(p) {
             assert!(
                 std::env::var_os("CI").is_none(),
@@ -288,7 +288,7 @@ fn seven_routers_carry_tcp_through_three_relays_and_hide_who_talks_to_whom() {
     // Every router's directory holds the six others.
     for x in &r {
         let full = wait_for(Duration::from_secs(40), || {
-            ctl(&x.ns, &["dir"]).1.matches(".mesh").count() >= N - 1
+            ctl(&x.ns, &["-j", "dir"]).1.matches("\"node_id\"").count() >= N - 1
         });
         assert!(
             full.is_some(),
@@ -303,6 +303,20 @@ fn seven_routers_carry_tcp_through_three_relays_and_hide_who_talks_to_whom() {
     let node_addr = |i: usize| field(&ids[i], "address");
     let lan_prefix = |i: usize| field(&ids[i], "lan");
     eprintln!("[{test}] directories complete after {:?}", clock.elapsed());
+    // `.mesh` names of anonymous destinations resolve to IPv6 only (an A
+    // record would take the direct path).
+    let dig =
+        |ns: &Netns, ty: &str| sh(ns, &format!("dig +short @127.0.0.1 -p 5353 r3.mesh {ty}")).1;
+    assert_eq!(
+        dig(&r[A].ns, "AAAA").trim(),
+        node_addr(B),
+        "AAAA of r3.mesh"
+    );
+    assert_eq!(
+        dig(&r[A].ns, "A").trim(),
+        "",
+        "no A record for an anonymous name"
+    );
     // The clients' SLAAC addresses in their routers' /64s.
     let slaac = |c: &Netns, i: usize| -> String {
         let p = lan_prefix(i);
@@ -641,9 +655,21 @@ fn seven_routers_carry_tcp_through_three_relays_and_hide_who_talks_to_whom() {
         r[A].proc = Some(spawn_meshd(&r[A].ns, &args, &r[A].log));
     }
     let full = wait_for(Duration::from_secs(40), || {
-        ctl(&r[A].ns, &["dir"]).1.matches(".mesh").count() >= N - 2
+        ctl(&r[A].ns, &["-j", "dir"])
+            .1
+            .matches("\"node_id\"")
+            .count()
+            >= N - 2
     });
     assert!(full.is_some(), "r0's directory after its restart");
+    // With nothing anonymous, names get their A records again.
+    let v4 = field(&ids[B], "ipv4");
+    let a_rec = dig(&r[A].ns, "A");
+    assert_eq!(
+        a_rec.trim(),
+        format!("{}1", v4.trim_end_matches('0')),
+        "A of r3.mesh with --anonymous none"
+    );
     let anon = field(&r[A].id(), "anon");
     let anon = anon.trim_end_matches("::").to_string();
     let mut ca_anon = String::new();
