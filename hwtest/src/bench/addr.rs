@@ -97,21 +97,9 @@ impl Options {
         let mut o = Options::default();
         let mut it = args.iter();
         while let Some(a) = it.next() {
-            let v = |it: &mut std::slice::Iter<String>| -> Result<String, String> {
-                it.next().cloned().ok_or(format!("{a} needs a value"))
-            };
-            let count = |s: String| -> Result<u64, String> {
-                s.parse::<u64>()
-                    .ok()
-                    .filter(|&n| n >= 1)
-                    .ok_or(format!("{a}: not a number >= 1: {s}"))
-            };
-            let secs = |s: String| -> Result<f64, String> {
-                s.parse::<f64>()
-                    .ok()
-                    .filter(|x| x.is_finite() && *x >= 0.0)
-                    .ok_or(format!("{a}: not a number of seconds: {s}"))
-            };
+            let v = |it: &mut std::slice::Iter<String>| super::args::value(a, it);
+            let count = |s: String| super::args::count(a, &s);
+            let secs = |s: String| super::args::secs(a, &s, 0.0);
             match a.as_str() {
                 "--join-runs" => o.join_runs = count(v(&mut it)?)? as usize,
                 "--iperf-runs" => o.iperf_runs = count(v(&mut it)?)? as usize,
@@ -185,9 +173,7 @@ pub fn run(o: &Options) -> Report {
 mod tests {
     use super::*;
 
-    fn v(s: &[&str]) -> Vec<String> {
-        s.iter().map(|x| x.to_string()).collect()
-    }
+    use crate::bench::args::owned as v;
 
     #[test]
     fn parses_options() {

@@ -17,3 +17,35 @@ pub mod onion;
 pub mod sim;
 pub mod size;
 pub mod table;
+
+/// Helpers shared by the benches' option parsers.
+pub(crate) mod args {
+    use std::slice::Iter;
+
+    /// The value after option `opt`.
+    pub fn value(opt: &str, it: &mut Iter<String>) -> Result<String, String> {
+        it.next().cloned().ok_or(format!("{opt} needs a value"))
+    }
+
+    /// A whole number of at least 1.
+    pub fn count(opt: &str, s: &str) -> Result<u64, String> {
+        s.parse::<u64>()
+            .ok()
+            .filter(|&n| n >= 1)
+            .ok_or(format!("{opt}: not a number >= 1: {s}"))
+    }
+
+    /// A finite number of seconds of at least `min`.
+    pub fn secs(opt: &str, s: &str, min: f64) -> Result<f64, String> {
+        s.parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite() && *x >= min)
+            .ok_or(format!("{opt}: not a number of seconds >= {min}: {s}"))
+    }
+
+    /// `["a", "b"]` as owned arguments (tests).
+    #[cfg(test)]
+    pub fn owned(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+}

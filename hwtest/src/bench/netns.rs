@@ -393,9 +393,7 @@ fn tools(o: &Options) -> Result<Tools, String> {
 mod tests {
     use super::*;
 
-    fn v(s: &[&str]) -> Vec<String> {
-        s.iter().map(|x| x.to_string()).collect()
-    }
+    use crate::bench::args::owned as v;
 
     #[test]
     fn parses_options() {

@@ -121,15 +121,8 @@ impl Options {
         let mut o = Options::default();
         let mut it = args.iter();
         while let Some(a) = it.next() {
-            let v = |it: &mut std::slice::Iter<String>| -> Result<String, String> {
-                it.next().cloned().ok_or(format!("{a} needs a value"))
-            };
-            let count = |s: String| -> Result<usize, String> {
-                s.parse::<usize>()
-                    .ok()
-                    .filter(|&n| n >= 1)
-                    .ok_or(format!("{a}: not a number >= 1: {s}"))
-            };
+            let v = |it: &mut std::slice::Iter<String>| super::args::value(a, it);
+            let count = |s: String| super::args::count(a, &s).map(|n| n as usize);
             match a.as_str() {
                 "--runs" => {
                     o.runs = count(v(&mut it)?)?;
@@ -137,13 +130,7 @@ impl Options {
                 }
                 "--iperf-secs" => o.iperf_secs = count(v(&mut it)?)? as u64,
                 "--pings" => o.pings = count(v(&mut it)?)?,
-                "--timeout" => {
-                    o.timeout_secs = v(&mut it)?
-                        .parse::<f64>()
-                        .ok()
-                        .filter(|x| x.is_finite() && *x >= 5.0)
-                        .ok_or(format!("{a}: not a number of seconds >= 5"))?
-                }
+                "--timeout" => o.timeout_secs = super::args::secs(a, &v(&mut it)?, 5.0)?,
                 "--meshd" => o.meshd = Some(PathBuf::from(v(&mut it)?)),
                 "--keep" => o.keep = true,
                 "--cells" => o.cells = count(v(&mut it)?)?,
@@ -300,9 +287,7 @@ impl Report {
 mod tests {
     use super::*;
 
-    fn v(s: &[&str]) -> Vec<String> {
-        s.iter().map(|x| x.to_string()).collect()
-    }
+    use crate::bench::args::owned as v;
 
     #[test]
     fn parses_options() {

@@ -927,9 +927,7 @@ impl Report {
 mod tests {
     use super::*;
 
-    fn v(s: &[&str]) -> Vec<String> {
-        s.iter().map(|x| x.to_string()).collect()
-    }
+    use crate::bench::args::owned as v;
 
     #[test]
     fn parses_options() {
