@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{counter, ctl, field, have, log_path, mac_of, read, sh, spawn_meshd};
+use common::{counter, ctl, field, log_path, mac_of, read, require_tools, sh, spawn_meshd};
 use hwtest::netns::{require_root, veth, wait_for, Netns, Proc};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -53,15 +53,8 @@ fn five_routers_serve_their_lans_and_clients_reach_each_other_end_to_end_encrypt
     if !require_root(test) {
         return;
     }
-    for p in ["dnsmasq", "busybox", "dig", "tshark"] {
-        if !have(p) {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{p} missing (CI installs it)"
-            );
-            eprintln!("skipped {test}: {p} not installed");
-            return;
-        }
+    if !require_tools(test, &["dnsmasq", "busybox", "dig", "tshark"]) {
+        return;
     }
     let tmp = std::env::temp_dir().join(format!("meshd-addr-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
@@ -547,9 +540,7 @@ fn someone_elses_key_forged_signature_and_replayed_record_are_dropped_and_counte
     if !require_root(test) {
         return;
     }
-    if !have("python3") {
-        assert!(std::env::var_os("CI").is_none(), "python3 missing");
-        eprintln!("skipped {test}: python3 not installed");
+    if !require_tools(test, &["python3"]) {
         return;
     }
     let tmp = std::env::temp_dir().join(format!("meshd-hostile-{}", std::process::id()));

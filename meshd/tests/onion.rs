@@ -23,7 +23,7 @@
 
 mod common;
 
-use common::{counter, ctl, field, have, log_path, mac_of, read, sh, spawn_meshd};
+use common::{counter, ctl, field, log_path, mac_of, read, require_tools, sh, spawn_meshd};
 use hwtest::netns::{require_root, veth, wait_for, Netns, Proc};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -240,15 +240,8 @@ fn seven_routers_carry_tcp_through_three_relays_and_hide_who_talks_to_whom() {
     if !require_root(test) {
         return;
     }
-    for p in ["dnsmasq", "tshark", "python3", "dig"] {
-        if !have(p) {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{p} missing (CI installs it)"
-            );
-            eprintln!("skipped {test}: {p} not installed");
-            return;
-        }
+    if !require_tools(test, &["dnsmasq", "tshark", "python3", "dig"]) {
+        return;
     }
     let tmp = std::env::temp_dir().join(format!("meshd-onion-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);

@@ -100,3 +100,19 @@ pub fn sh(ns: &Netns, cmd: &str) -> (bool, String) {
     s.push_str(&String::from_utf8_lossy(&o.stderr));
     (o.status.success(), s)
 }
+
+/// Are the programs a test needs installed? Outside CI a missing one skips
+/// the test, saying so; in CI (which installs them all) it is a failure.
+pub fn require_tools(test: &str, progs: &[&str]) -> bool {
+    for p in progs {
+        if !have(p) {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{p} missing (CI installs it)"
+            );
+            eprintln!("skipped {test}: {p} not installed");
+            return false;
+        }
+    }
+    true
+}
