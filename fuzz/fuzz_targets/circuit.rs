@@ -24,39 +24,14 @@ use std::collections::VecDeque;
 use std::net::Ipv6Addr;
 use std::sync::OnceLock;
 
+use batman_fuzz::Lcg;
 use libfuzzer_sys::fuzz_target;
 use onion::cell::{self, BODY_LEN, CELL_LEN, CIRC_ID_LEN, MAX_HOPS, PAYLOAD_LEN};
 use onion::circuit::msg::{Msg, TICKET_LEN};
 use onion::circuit::{Config, Event, Mac, Onion, PathHop};
 use onion::ntor::{self, ClientHandshake, HopKeys, CREATED_LEN, CREATE_LEN};
 use onion::{Identity, NodeId, OnionKey};
-use rand_core::{CryptoRng, RngCore};
-
-/// A deterministic RNG (fuzzing needs reproducible runs).
-struct Lcg(u64);
-impl RngCore for Lcg {
-    fn next_u32(&mut self) -> u32 {
-        (self.next_u64() >> 32) as u32
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0
-    }
-    fn fill_bytes(&mut self, d: &mut [u8]) {
-        for c in d.chunks_mut(8) {
-            let v = self.next_u64().to_le_bytes();
-            c.copy_from_slice(&v[..c.len()]);
-        }
-    }
-    fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.fill_bytes(d);
-        Ok(())
-    }
-}
-impl CryptoRng for Lcg {}
+use rand_core::RngCore;
 
 /// Engines.
 const N: usize = 3;

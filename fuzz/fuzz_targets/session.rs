@@ -3,36 +3,10 @@
 //! real messages). Nothing panics, nothing forged is delivered.
 #![no_main]
 
+use batman_fuzz::Lcg;
 use libfuzzer_sys::fuzz_target;
 use onion::session::{Output, PeerKeys, Sessions};
 use onion::{Identity, OnionKey};
-use rand_core::{CryptoRng, RngCore};
-
-/// A deterministic RNG (fuzzing needs reproducible runs).
-struct Lcg(u64);
-impl RngCore for Lcg {
-    fn next_u32(&mut self) -> u32 {
-        self.next_u64() as u32
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0
-    }
-    fn fill_bytes(&mut self, d: &mut [u8]) {
-        for c in d.chunks_mut(8) {
-            let v = self.next_u64().to_le_bytes();
-            c.copy_from_slice(&v[..c.len()]);
-        }
-    }
-    fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.fill_bytes(d);
-        Ok(())
-    }
-}
-impl CryptoRng for Lcg {}
 
 fuzz_target!(|data: &[u8]| {
     let mut rng = Lcg(7);
@@ -43,8 +17,14 @@ fuzz_target!(|data: &[u8]| {
         OnionKey::generate(&ib, &mut rng, now, 86_400),
     );
     let (pa, pb) = (
-        PeerKeys { id: ia.id(), onion: vec![ka.public()] },
-        PeerKeys { id: ib.id(), onion: vec![kb.public()] },
+        PeerKeys {
+            id: ia.id(),
+            onion: vec![ka.public()],
+        },
+        PeerKeys {
+            id: ib.id(),
+            onion: vec![kb.public()],
+        },
     );
     let mut a = Sessions::new(ia.id());
     let mut b = Sessions::new(ib.id());

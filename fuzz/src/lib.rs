@@ -8,6 +8,7 @@ use batman::wire::tvlv_data::TtData;
 use batman::wire::{
     Dat, GwData, McastData, RoamAdv, TtRepr, TvlvData, TvlvIter, TvlvRepr, TvlvValue,
 };
+use rand_core::{CryptoRng, RngCore};
 
 /// Round-trip one `TvlvData` value parser over arbitrary value bytes.
 pub fn value_round_trip<D: TvlvData + PartialEq + core::fmt::Debug>(value: &[u8]) {
@@ -73,3 +74,32 @@ pub fn tvlv_area(area: &[u8]) {
         all_value_parsers(t.value);
     }
 }
+
+/// A deterministic RNG for the targets that need keys and nonces (fuzzing
+/// needs reproducible runs): a 64-bit LCG, u32s from its high half.
+pub struct Lcg(pub u64);
+
+impl RngCore for Lcg {
+    fn next_u32(&mut self) -> u32 {
+        (self.next_u64() >> 32) as u32
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0
+    }
+    fn fill_bytes(&mut self, d: &mut [u8]) {
+        for c in d.chunks_mut(8) {
+            let v = self.next_u64().to_le_bytes();
+            c.copy_from_slice(&v[..c.len()]);
+        }
+    }
+    fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(d);
+        Ok(())
+    }
+}
+
+impl CryptoRng for Lcg {}
