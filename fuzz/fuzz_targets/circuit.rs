@@ -509,9 +509,7 @@ impl World {
         assert_eq!(at, DEST);
         let r = udp(B_LAN, pseudonym, b"olleh");
         let now = self.now;
-        self.eng[DEST]
-            .reply_packet(now, &mut self.rng, &r)
-            .expect("reply taken");
+        self.eng[DEST].reply_packet(now, &r).expect("reply taken");
         self.pump(true);
         assert_eq!(self.eng[CLIENT].stats().client_delivered, 1);
         assert_eq!(
@@ -754,7 +752,7 @@ fuzz_target!(|data: &[u8]| {
                 let at = usize::from(inp.u8()) % N;
                 let p = pick_packet(&mut inp, &w, true);
                 let now = w.now;
-                let _ = w.eng[at].reply_packet(now, &mut w.rng, &p);
+                let _ = w.eng[at].reply_packet(now, &p);
             }
             // The clock moves; timers run (the mask's engines sleep).
             6 => {

@@ -192,7 +192,7 @@ impl Circuits {
             return false;
         };
         if onion::pseudo::is_pseudonym(&dst) {
-            if let Err(e) = self.engine.reply_packet(now_ms, &mut OsRng, packet) {
+            if let Err(e) = self.engine.reply_packet(now_ms, packet) {
                 if self.log >= LogLevel::Debug {
                     eprintln!("meshd: circuits: reply to {dst} dropped: {e}");
                 }

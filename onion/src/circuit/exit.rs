@@ -88,7 +88,7 @@ impl Onion {
                 }
             }
         }
-        self.end_send(rng, key, &Msg::Bound { ticket });
+        self.end_send(key, &Msg::Bound { ticket });
     }
 
     pub(super) fn exit_data<R: RngCore + CryptoRng>(
@@ -152,13 +152,8 @@ impl Onion {
 
     /// A packet from our side to one of our pseudonyms: back along the
     /// circuit its group is bound to, destination zeroed.
-    pub fn reply_packet<R: RngCore + CryptoRng>(
-        &mut self,
-        now_ms: u64,
-        rng: &mut R,
-        packet: &[u8],
-    ) -> Result<(), SendError> {
-        let r = self.reply_inner(now_ms, rng, packet);
+    pub fn reply_packet(&mut self, now_ms: u64, packet: &[u8]) -> Result<(), SendError> {
+        let r = self.reply_inner(now_ms, packet);
         match r {
             Ok(()) => self.stats.reply_ok += 1,
             Err(_) => self.stats.reply_drop += 1,
@@ -166,12 +161,7 @@ impl Onion {
         r
     }
 
-    fn reply_inner<R: RngCore + CryptoRng>(
-        &mut self,
-        now_ms: u64,
-        rng: &mut R,
-        packet: &[u8],
-    ) -> Result<(), SendError> {
+    fn reply_inner(&mut self, now_ms: u64, packet: &[u8]) -> Result<(), SendError> {
         if packet.len() > super::msg::MAX_PACKET {
             return Err(SendError::TooBig(packet.len()));
         }
@@ -192,7 +182,7 @@ impl Onion {
         g.last_ms = now_ms;
         let mut p = packet.to_vec();
         pseudo::set_destination(&mut p, Ipv6Addr::UNSPECIFIED).map_err(SendError::BadPacket)?;
-        self.end_send(rng, key, &Msg::Data { tag, packet: &p });
+        self.end_send(key, &Msg::Data { tag, packet: &p });
         Ok(())
     }
 

@@ -360,9 +360,13 @@ impl Onion {
         cell: &[u8],
     ) {
         self.stats.cells_in += 1;
-        if cell.len() != CELL_LEN || from == self.me {
-            self.stats.drop_len += u64::from(cell.len() != CELL_LEN);
-            self.stats.drop_unknown_id += u64::from(cell.len() == CELL_LEN);
+        if cell.len() != CELL_LEN {
+            self.stats.drop_len += 1;
+            return;
+        }
+        if from == self.me {
+            // Nobody opens a circuit to itself.
+            self.stats.drop_unknown_id += 1;
             return;
         }
         let id = u32::from_be_bytes([cell[0], cell[1], cell[2], cell[3]]);
@@ -373,7 +377,7 @@ impl Onion {
             Some(Out::Client(_)) => return self.client_backward_cell(now_ms, rng, key, &body),
             Some(Out::Relay(inkey)) => {
                 let inkey = *inkey;
-                return self.relay_backward_cell(now_ms, rng, key, inkey, &mut body);
+                return self.relay_backward_cell(now_ms, key, inkey, &mut body);
             }
             None => {}
         }

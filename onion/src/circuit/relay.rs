@@ -196,10 +196,9 @@ impl Onion {
 
     /// A cell from the next hop of a circuit we relay: the CREATED we wait
     /// for, or a backward cell to add our layer to.
-    pub(super) fn relay_backward_cell<R: RngCore + CryptoRng>(
+    pub(super) fn relay_backward_cell(
         &mut self,
         now_ms: u64,
-        rng: &mut R,
         outkey: LinkKey,
         inkey: LinkKey,
         body: &mut [u8; BODY_LEN],
@@ -216,7 +215,7 @@ impl Onion {
                 self.stats.extend_ok += 1;
                 let created: [u8; CREATED_LEN] =
                     body[..CREATED_LEN].try_into().expect("CREATED_LEN");
-                self.end_send(rng, inkey, &Msg::Extended { created: &created });
+                self.end_send(inkey, &Msg::Extended { created: &created });
             }
             Next::Relay(to) if to == outkey => {
                 cell::relay_backward(&c.keys, c.bwd_counter, body);
@@ -245,7 +244,7 @@ impl Onion {
             Msg::Extend { next, create } => self.on_extend(now_ms, rng, key, next, create),
             Msg::Data { tag, packet } => self.exit_data(now_ms, rng, key, tag, packet),
             Msg::Bind { ticket } => self.exit_bind(now_ms, rng, key, ticket),
-            Msg::Ping(b) => self.end_send(rng, key, &Msg::Pong(b)),
+            Msg::Ping(b) => self.end_send(key, &Msg::Pong(b)),
             _ => self.stats.drop_msg += 1,
         }
     }
@@ -277,7 +276,7 @@ impl Onion {
     }
 
     /// Send `m` back to the client of circuit `key`, sealed as its end.
-    pub(super) fn end_send<R: RngCore>(&mut self, _rng: &mut R, key: LinkKey, m: &Msg<'_>) {
+    pub(super) fn end_send(&mut self, key: LinkKey, m: &Msg<'_>) {
         let Some(c) = self.inbound.get_mut(&key) else {
             return;
         };

@@ -191,7 +191,7 @@ impl Net {
 
     fn reply(&mut self, at: usize, packet: &[u8]) -> Result<(), SendError> {
         let now = self.now;
-        let r = self.nodes[at].eng.reply_packet(now, &mut self.rng, packet);
+        let r = self.nodes[at].eng.reply_packet(now, packet);
         self.pump();
         r
     }
