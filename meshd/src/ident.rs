@@ -111,6 +111,13 @@ pub struct Ident {
     burst: u8,
     phase: bool,
     log: LogLevel,
+    /// The addresses the node ID gives (SHA-256 each: computed once, not
+    /// per packet): node address, LAN /64, anonymous /64.
+    node_addr: Ipv6Addr,
+    lan: Ipv6Addr,
+    anon: Ipv6Addr,
+    /// The /24 of the last attempt asked for: (attempt, network).
+    ipv4_memo: std::cell::Cell<Option<(u8, Ipv4Addr)>>,
 }
 
 fn corrupt(dir: &StateDir, file: &str, e: impl std::fmt::Display) -> String {
@@ -175,6 +182,10 @@ impl Ident {
             ));
         }
         let mut me = Ident {
+            node_addr: addr::node_address(&node),
+            lan: addr::lan_prefix(&node),
+            anon: addr::anon_prefix(&node),
+            ipv4_memo: std::cell::Cell::new(None),
             directory: Directory::new(node, DirConfig { pool, ..dir_cfg }),
             dir,
             identity,
@@ -198,23 +209,27 @@ impl Ident {
         self.identity.id()
     }
     pub fn node_address(&self) -> Ipv6Addr {
-        addr::node_address(&self.node_id())
+        self.node_addr
     }
     /// The anonymous /64 ([`addr::anon_prefix`]).
     pub fn anon_prefix(&self) -> Ipv6Addr {
-        addr::anon_prefix(&self.node_id())
+        self.anon
     }
 
     pub fn lan_prefix(&self) -> Ipv6Addr {
-        addr::lan_prefix(&self.node_id())
+        self.lan
     }
     /// The claimed /24 (its network address).
     pub fn ipv4_net(&self) -> Ipv4Addr {
-        addr::ipv4_claim(
-            &self.node_id(),
-            self.pool,
-            u32::from(self.state.ipv4_attempt),
-        )
+        let attempt = self.state.ipv4_attempt;
+        if let Some((a, net)) = self.ipv4_memo.get() {
+            if a == attempt {
+                return net;
+            }
+        }
+        let net = addr::ipv4_claim(&self.node_id(), self.pool, u32::from(attempt));
+        self.ipv4_memo.set(Some((attempt, net)));
+        net
     }
     pub fn key_name(&self) -> String {
         addr::name(&self.node_id())

@@ -148,9 +148,15 @@ pub fn owner(dir: &Directory, own: &Own, dst: IpAddr) -> Option<NodeId> {
 /// address in its LAN /64, or in the /24 the directory gives it.
 pub fn source_allowed(dir: &Directory, from: &NodeId, src: IpAddr) -> bool {
     match src {
-        IpAddr::V6(a) => {
-            a == onion::addr::node_address(from) || net64(a) == onion::addr::lan_prefix(from)
-        }
+        // The directory holds the addresses each node ID gives (derived
+        // once per record, a SHA-256 each); derive them only for a node it
+        // does not hold.
+        IpAddr::V6(a) => match dir.get(from) {
+            Some(e) => a == e.node_addr || net64(a) == e.lan_prefix,
+            None => {
+                a == onion::addr::node_address(from) || net64(a) == onion::addr::lan_prefix(from)
+            }
+        },
         IpAddr::V4(a) => dir.owner_v4(a).is_some_and(|e| &e.ann.node == from),
     }
 }
