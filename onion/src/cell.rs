@@ -450,19 +450,10 @@ pub fn client_backward(
 mod tests {
     use super::*;
     use crate::identity::test_rng::Counter;
-    use crate::ntor::DIGEST_LEN;
 
     fn keys(seed: u64) -> HopKeys {
         let mut r = Counter(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5eed);
-        let mut k = HopKeys {
-            forward: [0; 32],
-            backward: [0; 32],
-            forward_pad: [0; 32],
-            backward_pad: [0; 32],
-            forward_hp: [0; 32],
-            backward_hp: [0; 32],
-            digest: [0; DIGEST_LEN],
-        };
+        let mut k = HopKeys::zeroed();
         r.fill_bytes(&mut k.forward);
         r.fill_bytes(&mut k.backward);
         r.fill_bytes(&mut k.forward_pad);

@@ -171,9 +171,9 @@ impl fmt::Debug for HopKeys {
 }
 
 impl HopKeys {
-    fn derive(key_seed: &[u8; 32]) -> Self {
-        let hk = Hkdf::<Sha256>::from_prk(key_seed).expect("a 32-byte PRK is SHA-256 sized");
-        let mut k = HopKeys {
+    /// All-zero keys, to be filled in (derivation, tests); never used as is.
+    pub(crate) fn zeroed() -> Self {
+        HopKeys {
             forward: [0; 32],
             backward: [0; 32],
             forward_pad: [0; 32],
@@ -181,7 +181,12 @@ impl HopKeys {
             forward_hp: [0; 32],
             backward_hp: [0; 32],
             digest: [0; DIGEST_LEN],
-        };
+        }
+    }
+
+    fn derive(key_seed: &[u8; 32]) -> Self {
+        let hk = Hkdf::<Sha256>::from_prk(key_seed).expect("a 32-byte PRK is SHA-256 sized");
+        let mut k = HopKeys::zeroed();
         const OK: &str = "HKDF output far below 255 blocks";
         hk.expand(LABEL_FORWARD, &mut k.forward).expect(OK);
         hk.expand(LABEL_BACKWARD, &mut k.backward).expect(OK);
