@@ -718,15 +718,19 @@ fn a_create_flood_from_one_neighbour_leaves_room_for_others() {
     // One valid handshake, sent under ever new ids (x25519 in a debug
     // build is too slow to make thousands).
     let (_hs, create) = crate::ntor::client_start(&mut net.rng, &relay.id, &relay.onion);
-    for _ in 0..5000 {
-        let id = (net.rng.next_u32() & 0x7fff_ffff) | id_half(net.nodes[3].orig, relay.orig);
+    let flooder = net.nodes[3].orig;
+    // The CREATE under a new id in the flooder's half, into node 1.
+    let flood_one = |net: &mut Net, now: u64| {
+        let id = (net.rng.next_u32() & 0x7fff_ffff) | id_half(flooder, relay.orig);
         let mut cell = vec![0u8; CELL_LEN];
         cell[..4].copy_from_slice(&id.to_be_bytes());
         cell[4..4 + create.len()].copy_from_slice(&create);
-        let flooder = net.nodes[3].orig;
         net.nodes[1]
             .eng
             .handle_cell(now, &mut net.rng, flooder, &cell);
+    };
+    for _ in 0..5000 {
+        flood_one(&mut net, now);
     }
     let s = net.nodes[1].eng.stats().clone();
     assert_eq!(s.create_ok, u64::from(DEFAULT_CREATE_BURST));
@@ -741,14 +745,7 @@ fn a_create_flood_from_one_neighbour_leaves_room_for_others() {
         net.advance(100);
         let now = net.now;
         for _ in 0..50 {
-            let id = (net.rng.next_u32() & 0x7fff_ffff) | id_half(net.nodes[3].orig, relay.orig);
-            let mut cell = vec![0u8; CELL_LEN];
-            cell[..4].copy_from_slice(&id.to_be_bytes());
-            cell[4..4 + create.len()].copy_from_slice(&create);
-            let flooder = net.nodes[3].orig;
-            net.nodes[1]
-                .eng
-                .handle_cell(now, &mut net.rng, flooder, &cell);
+            flood_one(&mut net, now);
         }
     }
     let c = net.nodes[1].eng.relay_counts();
