@@ -233,3 +233,15 @@ pub fn which(prog: &str) -> Option<std::path::PathBuf> {
         .find(|p| p.is_file());
     found
 }
+
+/// A string or number field of a flat JSON row (meshctl's answers).
+pub fn field(json: &str, key: &str) -> String {
+    let Some(rest) = json.split(&format!("\"{key}\":")).nth(1) else {
+        return String::new();
+    };
+    let rest = rest.trim_start();
+    match rest.strip_prefix('"') {
+        Some(s) => s[..s.find('"').unwrap_or(s.len())].to_string(),
+        None => rest[..rest.find([',', '}']).unwrap_or(rest.len())].to_string(),
+    }
+}

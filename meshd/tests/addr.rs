@@ -13,8 +13,8 @@
 
 mod common;
 
-use common::{counter, ctl, field, log_path, mac_of, read, require_tools, sh, spawn_meshd};
-use hwtest::netns::{require_root, veth, wait_for, Netns, Proc};
+use common::{counter, ctl, log_path, mac_of, read, require_tools, sh, spawn_meshd};
+use hwtest::netns::{field, require_root, veth, wait_for, Netns, Proc};
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -58,18 +58,6 @@ pub fn mac_of(ns: &Netns, iface: &str) -> String {
         .to_string()
 }
 
-/// A JSON field of meshctl's output (flat rows).
-pub fn field(json: &str, key: &str) -> String {
-    let Some(rest) = json.split(&format!("\"{key}\":")).nth(1) else {
-        return String::new();
-    };
-    let rest = rest.trim_start();
-    match rest.strip_prefix('"') {
-        Some(s) => s[..s.find('"').unwrap_or(s.len())].to_string(),
-        None => rest[..rest.find([',', '}']).unwrap_or(rest.len())].to_string(),
-    }
-}
-
 /// A counter of `meshctl s` on the meshd in `ns`.
 pub fn counter(ns: &Netns, name: &str) -> u64 {
     ctl(ns, &["s"])

@@ -65,17 +65,7 @@ pub fn sh_ok(ns: &Netns, cmd: &str) -> io::Result<String> {
     }
 }
 
-/// A string or number field of a flat JSON row (meshctl's answers).
-pub fn field(json: &str, key: &str) -> String {
-    let Some(rest) = json.split(&format!("\"{key}\":")).nth(1) else {
-        return String::new();
-    };
-    let rest = rest.trim_start();
-    match rest.strip_prefix('"') {
-        Some(s) => s[..s.find('"').unwrap_or(s.len())].to_string(),
-        None => rest[..rest.find([',', '}']).unwrap_or(rest.len())].to_string(),
-    }
-}
+pub use crate::netns::field;
 
 /// utime + stime of `pid` in seconds (`/proc/PID/stat`), `None` if gone.
 pub fn cpu_secs(pid: u32) -> Option<f64> {
