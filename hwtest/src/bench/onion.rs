@@ -269,16 +269,12 @@ impl Report {
         if let Some(n) = &self.netns {
             out.push_str(&n.text(self.options.netns_runs));
         }
-        out.push_str(&format!(
-            "\nWall clock of the whole bench: {:.1} s.\n",
-            self.wall_total
-        ));
-        for s in &self.skipped {
-            out.push_str(&format!("SKIPPED {s}\n"));
-        }
-        for e in &self.errors {
-            out.push_str(&format!("ERROR {e}\n"));
-        }
+        crate::bench::table::push_footer(
+            &mut out,
+            &format!("{:.1}", self.wall_total),
+            &self.skipped,
+            &self.errors,
+        );
         out
     }
 }

@@ -129,6 +129,18 @@ impl Table {
     }
 }
 
+/// The end of a bench report: the wall clock (already formatted), then a
+/// line per skipped part and per error.
+pub fn push_footer(out: &mut String, wall: &str, skipped: &[String], errors: &[String]) {
+    out.push_str(&format!("\nWall clock of the whole bench: {wall} s.\n"));
+    for s in skipped {
+        out.push_str(&format!("SKIPPED {s}\n"));
+    }
+    for e in errors {
+        out.push_str(&format!("ERROR {e}\n"));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -235,16 +235,12 @@ impl Report {
         if !self.sim.is_empty() {
             out.push_str(&self.sim_text());
         }
-        out.push_str(&format!(
-            "\nWall clock of the whole bench: {:.0} s.\n",
-            self.wall_total
-        ));
-        for s in &self.skipped {
-            out.push_str(&format!("SKIPPED {s}\n"));
-        }
-        for e in &self.errors {
-            out.push_str(&format!("ERROR {e}\n"));
-        }
+        crate::bench::table::push_footer(
+            &mut out,
+            &format!("{:.0}", self.wall_total),
+            &self.skipped,
+            &self.errors,
+        );
         out
     }
 
